@@ -1,0 +1,14 @@
+//! `idp-shared`: what two or more parts of the identity provider need, and nothing else.
+
+pub mod cache;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod http_client;
+pub mod service;
+pub mod telemetry;
+pub mod testkit;
+
+pub use config::{ServiceKind, Settings};
+pub use service::{IdpService, ServiceContext, StartError};

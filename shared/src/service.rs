@@ -1,0 +1,249 @@
+//! How every service starts, serves and stops, so each `main.rs` is a few lines and the
+//! all-in-one binary starts the same services the same way.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+
+use crate::cache::{self, SharedCache};
+use crate::config::{ServiceKind, Settings};
+use crate::db::{Db, Migrations};
+use crate::error::Shape;
+use crate::health::Probes;
+use crate::http_client::ServiceClient;
+use crate::telemetry::{self, Metrics};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Settings(#[from] crate::config::SettingsError),
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    #[error("HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What every service is given: its settings, database, cache, metrics and client.
+#[derive(Clone)]
+pub struct ServiceContext {
+    pub kind: ServiceKind,
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub cache: SharedCache,
+    pub metrics: web::Data<Metrics>,
+    pub client: ServiceClient,
+    probes: Probes,
+}
+
+impl ServiceContext {
+    /// Builds the context without waiting for the database: migrations are the caller's to
+    /// run ([`Db::migrate`] or [`Db::migrate_with_retry`]).
+    pub fn new(
+        kind: ServiceKind,
+        settings: Arc<Settings>,
+        cache: SharedCache,
+    ) -> Result<Self, StartError> {
+        let db = Db::new(&settings, kind)?;
+        let client = ServiceClient::new(&settings)?;
+        Ok(ServiceContext {
+            kind,
+            probes: Probes::new(Some(db.clone()), cache.clone()),
+            db,
+            cache,
+            metrics: web::Data::new(Metrics::new(kind.name())),
+            client,
+            settings,
+        })
+    }
+
+    /// The probes of this service; clones share the draining flag.
+    pub fn probes(&self) -> Probes {
+        self.probes.clone()
+    }
+
+    /// Health, metrics, extractor error shapes: what every service registers first.
+    pub fn configure_common(&self, cfg: &mut web::ServiceConfig, shape: Shape) {
+        crate::health::configure(cfg, self.probes(), self.metrics.clone());
+        crate::error::extractor_configs(shape, self.settings.http.max_body_bytes).register(cfg);
+    }
+}
+
+/// A service crate's entry points, implemented by its `State`.
+pub trait IdpService: Clone + Send + 'static {
+    const KIND: ServiceKind;
+    const MIGRATIONS: &'static Migrations;
+    /// Builds the state from the context (after migrations were started).
+    fn build(ctx: ServiceContext) -> impl Future<Output = Result<Self, StartError>>;
+    /// Registers every route of the service.
+    fn configure(cfg: &mut web::ServiceConfig, state: Self);
+}
+
+/// Starts an actix server for one part on a bound listener. Signals are handled by the
+/// caller ([`shutdown_signal`]) so one process can stop several servers in order.
+pub fn serve<F>(
+    listener: TcpListener,
+    workers: usize,
+    shutdown_timeout_secs: u64,
+    configure: F,
+) -> std::io::Result<Server>
+where
+    F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+{
+    Ok(HttpServer::new(move || {
+        // The JSON 404 first, so a part may replace it (the gateway proxies instead).
+        App::new()
+            .wrap(from_fn(telemetry::observe))
+            .default_service(web::to(crate::error::not_found))
+            .configure(configure.clone())
+    })
+    .workers(workers.max(1))
+    .shutdown_timeout(shutdown_timeout_secs)
+    .disable_signals()
+    .listen(listener)?
+    .run())
+}
+
+pub fn bind(addr: &str) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).map_err(|source| StartError::Bind {
+        addr: addr.to_owned(),
+        source,
+    })
+}
+
+/// A service started in this process: its address, its server and the task driving it.
+pub struct RunningService {
+    pub kind: ServiceKind,
+    pub url: String,
+    pub ctx: ServiceContext,
+    pub handle: ServerHandle,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Starts service `S` on `listener`: migrations run in the background (readiness is 503
+/// until they are done), the server answers at once.
+pub async fn start<S: IdpService>(
+    settings: Arc<Settings>,
+    cache: SharedCache,
+    listener: TcpListener,
+    workers: usize,
+) -> Result<RunningService, StartError> {
+    let ctx = ServiceContext::new(S::KIND, settings.clone(), cache)?;
+    let db = ctx.db.clone();
+    tokio::spawn(async move { db.migrate_with_retry(S::MIGRATIONS, S::KIND).await });
+    start_with_context::<S>(ctx, listener, workers).await
+}
+
+/// Like [`start`] for a context whose migrations the caller handles.
+pub async fn start_with_context<S: IdpService>(
+    ctx: ServiceContext,
+    listener: TcpListener,
+    workers: usize,
+) -> Result<RunningService, StartError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let state = S::build(ctx.clone()).await?;
+    let server = serve(
+        listener,
+        workers,
+        ctx.settings.http.shutdown_timeout_secs,
+        move |cfg| S::configure(cfg, state.clone()),
+    )
+    .map_err(|source| StartError::Bind {
+        addr: addr.to_string(),
+        source,
+    })?;
+    let handle = server.handle();
+    Ok(RunningService {
+        kind: S::KIND,
+        url: format!("http://{addr}"),
+        ctx,
+        handle,
+        task: tokio::spawn(server),
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// The whole `main` of a standalone service binary.
+pub fn main<S: IdpService>() -> ExitCode {
+    let settings = match Settings::load() {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("{}: {e}", S::KIND);
+            return ExitCode::from(2);
+        }
+    };
+    actix_web::rt::System::new().block_on(async move {
+        let _telemetry = telemetry::init(S::KIND.binary(), &settings.telemetry);
+        match run::<S>(settings).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "{} failed to start", S::KIND);
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn run<S: IdpService>(settings: Arc<Settings>) -> Result<(), StartError> {
+    let cache = cache::connect(&settings.cache).await?;
+    let addr = settings.bind_address(S::KIND);
+    let listener = bind(&addr)?;
+    let workers = settings
+        .http
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let running = start::<S>(settings, cache, listener, workers).await?;
+    tracing::info!(service = %S::KIND, address = %running.url, "listening");
+    shutdown_signal().await;
+    tracing::info!(service = %S::KIND, "shutting down");
+    stop_gracefully(&running).await;
+    Ok(())
+}
+
+/// Readiness goes 503 first, then in-flight requests finish within the shutdown timeout.
+pub async fn stop_gracefully(running: &RunningService) {
+    running.ctx.probes().start_draining();
+    running.handle.stop(true).await;
+}
