@@ -1,0 +1,154 @@
+//! The gateway: one public entry for every route of the platform. It matches the
+//! tenant-prefixed path to the owning service and streams the request there and the reply
+//! back. Bearer checks and rate limits come in front of the proxy as further phases.
+
+pub mod route_table;
+pub mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use async_trait::async_trait;
+use idp_shared::ServiceKind;
+use idp_shared::cache::SharedCache;
+use idp_shared::config::Settings;
+use idp_shared::health::{CheckResult, Probes, ReadyCheck};
+use idp_shared::http_client::ServiceClient;
+use idp_shared::service::StartError;
+use idp_shared::telemetry::Metrics;
+use prometheus::IntCounterVec;
+
+pub use route_table::RouteTable;
+
+/// What every gateway worker shares.
+#[derive(Clone)]
+pub struct State {
+    pub settings: Arc<Settings>,
+    pub routes: Arc<RouteTable>,
+    pub metrics: web::Data<Metrics>,
+    pub probes: Probes,
+    /// One pooled upstream client shared by every worker.
+    pub upstream: web::Data<routes::proxy::Upstream>,
+    /// Proxy failures by service and kind (connect, timeout, body_too_large, ...).
+    pub upstream_errors: IntCounterVec,
+}
+
+impl State {
+    pub fn new(settings: Arc<Settings>, cache: SharedCache) -> Result<State, StartError> {
+        let routes = RouteTable::from_config(&settings.gateway.routes)
+            .map_err(|e| StartError::Other(format!("gateway.routes: {e}")))?;
+        let metrics = web::Data::new(Metrics::new("gateway"));
+        let upstream_errors = IntCounterVec::new(
+            prometheus::Opts::new(
+                "gateway_upstream_errors_total",
+                "Requests the gateway could not complete upstream",
+            ),
+            &["service", "kind"],
+        )
+        .map_err(|e| StartError::Other(e.to_string()))?;
+        metrics
+            .registry()
+            .register(Box::new(upstream_errors.clone()))
+            .map_err(|e| StartError::Other(e.to_string()))?;
+        let mut probes = Probes::new(None, cache);
+        if settings.gateway.readiness_checks_upstreams {
+            probes = probes.with_check(Arc::new(Upstreams {
+                client: ServiceClient::new(&settings)?,
+            }));
+        }
+        let upstream = web::Data::new(routes::proxy::Upstream::new(&settings.gateway)?);
+        Ok(State {
+            upstream,
+            settings,
+            routes: Arc::new(routes),
+            metrics,
+            probes,
+            upstream_errors,
+        })
+    }
+}
+
+/// Registers health, metrics and the proxy for every other path.
+pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
+    idp_shared::health::configure(cfg, state.probes.clone(), state.metrics.clone());
+    cfg.app_data(state.upstream.clone())
+        .app_data(web::Data::new(state))
+        .default_service(web::to(routes::proxy::forward));
+}
+
+/// Readiness of the platform behind the gateway: every service's own `/health/ready`.
+struct Upstreams {
+    client: ServiceClient,
+}
+
+#[async_trait]
+impl ReadyCheck for Upstreams {
+    async fn check(&self) -> Vec<CheckResult> {
+        let asks = ServiceKind::SERVICES.map(|kind| {
+            let request = self
+                .client
+                .request(reqwest::Method::GET, kind, "/health/ready")
+                .timeout(Duration::from_secs(2));
+            async move {
+                let outcome = match request.send().await {
+                    Ok(r) if r.status().is_success() => Ok(()),
+                    Ok(r) => Err(format!("answered {}", r.status().as_u16())),
+                    Err(e) if e.is_timeout() => Err("timed out".to_owned()),
+                    Err(_) => Err("unreachable".to_owned()),
+                };
+                (format!("upstream {}", kind.binary()), outcome)
+            }
+        });
+        futures_util::future::join_all(asks).await
+    }
+}
+
+/// A gateway serving in this process.
+pub struct RunningGateway {
+    pub url: String,
+    pub handle: actix_web::dev::ServerHandle,
+    pub probes: Probes,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningGateway {
+    /// Readiness goes 503 first, then in-flight requests finish.
+    pub async fn stop(&self) {
+        self.probes.start_draining();
+        self.handle.stop(true).await;
+    }
+}
+
+/// Starts the gateway on `listener` (inside a running actix/tokio runtime).
+pub fn start(
+    settings: Arc<Settings>,
+    cache: SharedCache,
+    listener: std::net::TcpListener,
+    workers: Option<usize>,
+) -> Result<RunningGateway, StartError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let state = State::new(settings.clone(), cache)?;
+    let probes = state.probes.clone();
+    let workers = workers
+        .or(settings.http.workers)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let server = idp_shared::service::serve(
+        listener,
+        workers,
+        settings.http.shutdown_timeout_secs,
+        move |cfg| configure(cfg, state.clone()),
+    )
+    .map_err(|source| StartError::Bind {
+        addr: addr.to_string(),
+        source,
+    })?;
+    Ok(RunningGateway {
+        url: format!("http://{addr}"),
+        handle: server.handle(),
+        probes,
+        task: tokio::spawn(server),
+    })
+}
