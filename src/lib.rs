@@ -1,0 +1,75 @@
+//! The all-in-one platform: every service and the gateway in one process. Services listen on
+//! ephemeral loopback ports and reach each other (and are reached by the gateway) over HTTP
+//! exactly as they do when deployed apart; they share one cache, so counters and one-time codes
+//! hold across them.
+
+use std::sync::Arc;
+
+use idp_shared::ServiceKind;
+use idp_shared::cache::{self, SharedCache};
+use idp_shared::config::Settings;
+use idp_shared::service::{self, IdpService, RunningService, StartError};
+
+pub use gateway::RunningGateway;
+
+pub struct Platform {
+    pub gateway: RunningGateway,
+    pub services: Vec<RunningService>,
+}
+
+impl Platform {
+    /// The gateway drains first, then the services finish what it had sent them.
+    pub async fn stop(&self) {
+        self.gateway.stop().await;
+        for svc in &self.services {
+            service::stop_gracefully(svc).await;
+        }
+    }
+}
+
+/// Starts everything and returns once every server listens (readiness follows when each
+/// service's migrations are done).
+pub async fn start(mut settings: Settings) -> Result<Platform, StartError> {
+    let cache = cache::connect(&settings.cache).await?;
+    // Bind first: every service must know every other one's address before it starts.
+    let mut listeners = Vec::new();
+    for kind in ServiceKind::SERVICES {
+        let listener = service::bind("127.0.0.1:0")?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StartError::Other(e.to_string()))?;
+        settings.services.set(kind, format!("http://{addr}"));
+        listeners.push(listener);
+    }
+    let gateway_listener = service::bind(&settings.bind_address(ServiceKind::Gateway))?;
+    let settings = Arc::new(settings);
+    let mut listeners = listeners.into_iter();
+    let mut next = || listeners.next().expect("one listener per service");
+    let services = vec![
+        start_one::<svc_auth::State>(&settings, &cache, next()).await?,
+        start_one::<svc_tenants::State>(&settings, &cache, next()).await?,
+        start_one::<svc_apps::State>(&settings, &cache, next()).await?,
+        start_one::<svc_users::State>(&settings, &cache, next()).await?,
+        start_one::<svc_login::State>(&settings, &cache, next()).await?,
+        start_one::<svc_riskbits::State>(&settings, &cache, next()).await?,
+    ];
+    let gateway = gateway::start(settings, cache, gateway_listener, None)?;
+    Ok(Platform { gateway, services })
+}
+
+async fn start_one<S: IdpService>(
+    settings: &Arc<Settings>,
+    cache: &SharedCache,
+    listener: std::net::TcpListener,
+) -> Result<RunningService, StartError> {
+    debug_assert_eq!(
+        settings.services.get(S::KIND),
+        listener
+            .local_addr()
+            .ok()
+            .map(|a| format!("http://{a}"))
+            .as_deref()
+    );
+    // One worker per service: in one process the gateway's workers are the parallelism.
+    service::start::<S>(settings.clone(), cache.clone(), listener, 1).await
+}

@@ -1,0 +1,2 @@
+DROP INDEX IF EXISTS signing_keys_tenant;
+DROP TABLE IF EXISTS signing_keys;

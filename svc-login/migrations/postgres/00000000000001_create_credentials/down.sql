@@ -1,0 +1,2 @@
+DROP INDEX IF EXISTS credentials_user;
+DROP TABLE IF EXISTS credentials;

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    idp_shared::service::main::<svc_riskbits::State>()
+}

@@ -1,0 +1,6 @@
+//! HTTP routes of svc-riskbits, one file per resource. Health and metrics are registered by
+//! `ServiceContext::configure_common`.
+
+use actix_web::web;
+
+pub fn configure(_cfg: &mut web::ServiceConfig) {}

@@ -1,0 +1,3 @@
+DROP INDEX IF EXISTS users_tenant_email;
+DROP INDEX IF EXISTS users_tenant_created;
+DROP TABLE IF EXISTS users;
