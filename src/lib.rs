@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use idp_shared::ServiceKind;
 use idp_shared::cache::{self, SharedCache};
-use idp_shared::config::Settings;
+use idp_shared::config::{Secret, Settings};
+use idp_shared::security;
 use idp_shared::service::{self, IdpService, RunningService, StartError};
 
 pub use gateway::RunningGateway;
@@ -31,6 +32,10 @@ impl Platform {
 /// service's migrations are done).
 pub async fn start(mut settings: Settings) -> Result<Platform, StartError> {
     let cache = cache::connect(&settings.cache).await?;
+    // One process: its services share a credential made for this run unless one is configured.
+    if settings.security.service_token.is_none() {
+        settings.security.service_token = Some(Secret::new(security::random_token(32)));
+    }
     // Bind first: every service must know every other one's address before it starts.
     let mut listeners = Vec::new();
     for kind in ServiceKind::SERVICES {
@@ -42,6 +47,13 @@ pub async fn start(mut settings: Settings) -> Result<Platform, StartError> {
         listeners.push(listener);
     }
     let gateway_listener = service::bind(&settings.bind_address(ServiceKind::Gateway))?;
+    if settings.http.public_url.is_none() {
+        // The address actually bound (the configured port may be 0), relative path included.
+        let addr = gateway_listener
+            .local_addr()
+            .map_err(|e| StartError::Other(e.to_string()))?;
+        settings.http.public_url = Some(format!("http://{addr}{}", settings.http.relative_path));
+    }
     let settings = Arc::new(settings);
     let mut listeners = listeners.into_iter();
     let mut next = || listeners.next().expect("one listener per service");

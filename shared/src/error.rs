@@ -22,6 +22,9 @@ pub struct ErrorInfo {
     pub code: Cow<'static, str>,
     /// Human-readable, safe to show: never a secret, SQL text or internal detail.
     pub message: String,
+    /// For a 500: the cause, logged under a correlation id when the reply is rendered and
+    /// never sent.
+    cause: Option<String>,
 }
 
 impl ErrorInfo {
@@ -34,6 +37,7 @@ impl ErrorInfo {
             status,
             code: code.into(),
             message: message.into(),
+            cause: None,
         }
     }
 
@@ -49,15 +53,16 @@ impl ErrorInfo {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", message)
     }
 
-    /// An internal failure. `cause` goes to the log only.
+    /// An internal failure. `cause` goes to the log only, when the reply is rendered.
     pub fn internal(cause: &dyn fmt::Display) -> Self {
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        tracing::error!(correlation_id = %id, error = %cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
-            format!("internal error; reference {id}"),
-        )
+        ErrorInfo {
+            cause: Some(cause.to_string()),
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_ERROR",
+                "internal error",
+            )
+        }
     }
 }
 
@@ -84,22 +89,34 @@ impl fmt::Display for ErrorInfo {
     }
 }
 
-impl From<crate::db::DbError> for ErrorInfo {
-    fn from(e: crate::db::DbError) -> Self {
+impl From<&crate::db::DbError> for ErrorInfo {
+    fn from(e: &crate::db::DbError) -> Self {
         match e {
             crate::db::DbError::Unavailable(_) => {
                 tracing::warn!(error = %e, "database unavailable");
                 ErrorInfo::unavailable("the database is busy or unreachable; retry shortly")
             }
-            other => ErrorInfo::internal(&other),
+            other => ErrorInfo::internal(other),
         }
+    }
+}
+
+impl From<crate::db::DbError> for ErrorInfo {
+    fn from(e: crate::db::DbError) -> Self {
+        ErrorInfo::from(&e)
+    }
+}
+
+impl From<&crate::cache::CacheError> for ErrorInfo {
+    fn from(e: &crate::cache::CacheError) -> Self {
+        tracing::warn!(error = %e, "cache unavailable");
+        ErrorInfo::unavailable("the cache is unreachable; retry shortly")
     }
 }
 
 impl From<crate::cache::CacheError> for ErrorInfo {
     fn from(e: crate::cache::CacheError) -> Self {
-        tracing::warn!(error = %e, "cache unavailable");
-        ErrorInfo::unavailable("the cache is unreachable; retry shortly")
+        ErrorInfo::from(&e)
     }
 }
 
@@ -120,6 +137,20 @@ pub enum Shape {
 
 /// Renders one error in one shape. Every error reply of the platform goes through here.
 pub fn render(shape: Shape, info: &ErrorInfo) -> HttpResponse {
+    let referenced;
+    let info = match &info.cause {
+        Some(cause) => {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            tracing::error!(correlation_id = %id, error = %cause, "internal error");
+            referenced = ErrorInfo::new(
+                info.status,
+                info.code.clone(),
+                format!("internal error; reference {id}"),
+            );
+            &referenced
+        }
+        None => info,
+    };
     let body = match shape {
         Shape::Kobil(sub_system) => json!({
             "message": info.message,

@@ -28,16 +28,28 @@ pub struct Probes {
     cache: SharedCache,
     extra: Option<Arc<dyn ReadyCheck>>,
     draining: Arc<AtomicBool>,
+    /// Set once start-up work (migrations, bootstrap) is done; parts without any start
+    /// ready at once.
+    started: Arc<AtomicBool>,
 }
 
 impl Probes {
     pub fn new(db: Option<Db>, cache: SharedCache) -> Self {
         Probes {
-            db,
-            cache,
             extra: None,
             draining: Arc::new(AtomicBool::new(false)),
+            started: Arc::new(AtomicBool::new(db.is_none())),
+            db,
+            cache,
         }
+    }
+
+    pub fn mark_started(&self) {
+        self.started.store(true, Ordering::Release);
+    }
+
+    pub fn is_started(&self) -> bool {
+        self.started.load(Ordering::Acquire)
     }
 
     pub fn with_check(mut self, check: Arc<dyn ReadyCheck>) -> Self {
@@ -54,6 +66,12 @@ impl Probes {
         let mut checks = Vec::new();
         if self.draining.load(Ordering::Acquire) {
             checks.push(("shutdown".to_owned(), Err("draining".to_owned())));
+        }
+        if !self.is_started() {
+            checks.push((
+                "startup".to_owned(),
+                Err("migrations or bootstrap pending".to_owned()),
+            ));
         }
         if let Some(db) = &self.db {
             let migrated = if db.is_migrated() {

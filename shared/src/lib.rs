@@ -6,6 +6,8 @@ pub mod db;
 pub mod error;
 pub mod health;
 pub mod http_client;
+pub mod names;
+pub mod security;
 pub mod service;
 pub mod telemetry;
 pub mod testkit;

@@ -79,17 +79,25 @@ impl ServiceContext {
     pub fn configure_common(&self, cfg: &mut web::ServiceConfig, shape: Shape) {
         crate::health::configure(cfg, self.probes(), self.metrics.clone());
         crate::error::extractor_configs(shape, self.settings.http.max_body_bytes).register(cfg);
+        cfg.app_data(web::Data::new(crate::security::ServiceToken(
+            self.settings.security.service_token.clone(),
+        )));
     }
 }
 
 /// A service crate's entry points, implemented by its `State`.
-pub trait IdpService: Clone + Send + 'static {
+pub trait IdpService: Clone + Send + Sync + 'static {
     const KIND: ServiceKind;
     const MIGRATIONS: &'static Migrations;
-    /// Builds the state from the context (after migrations were started).
+    /// Builds the state from the context (its migrations may still be running).
     fn build(ctx: ServiceContext) -> impl Future<Output = Result<Self, StartError>>;
     /// Registers every route of the service.
     fn configure(cfg: &mut web::ServiceConfig, state: Self);
+    /// Runs once the migrations are applied, before readiness turns green (e.g. creating the
+    /// `master` tenant). Must be idempotent: every replica runs it at every start.
+    fn bootstrap(&self) -> impl Future<Output = Result<(), String>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// Starts an actix server for one part on a bound listener. Signals are handled by the
@@ -133,8 +141,8 @@ pub struct RunningService {
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-/// Starts service `S` on `listener`: migrations run in the background (readiness is 503
-/// until they are done), the server answers at once.
+/// Starts service `S` on `listener`: the server answers at once; migrations and then the
+/// bootstrap run in the background, and readiness is 503 until both are done.
 pub async fn start<S: IdpService>(
     settings: Arc<Settings>,
     cache: SharedCache,
@@ -142,12 +150,10 @@ pub async fn start<S: IdpService>(
     workers: usize,
 ) -> Result<RunningService, StartError> {
     let ctx = ServiceContext::new(S::KIND, settings.clone(), cache)?;
-    let db = ctx.db.clone();
-    tokio::spawn(async move { db.migrate_with_retry(S::MIGRATIONS, S::KIND).await });
     start_with_context::<S>(ctx, listener, workers).await
 }
 
-/// Like [`start`] for a context whose migrations the caller handles.
+/// Like [`start`] with a context built by the caller (tests migrate it first).
 pub async fn start_with_context<S: IdpService>(
     ctx: ServiceContext,
     listener: TcpListener,
@@ -157,6 +163,25 @@ pub async fn start_with_context<S: IdpService>(
         .local_addr()
         .map_err(|e| StartError::Other(e.to_string()))?;
     let state = S::build(ctx.clone()).await?;
+    let startup = {
+        let (state, db, probes) = (state.clone(), ctx.db.clone(), ctx.probes());
+        async move {
+            db.migrate_with_retry(S::MIGRATIONS, S::KIND).await;
+            let mut delay = std::time::Duration::from_millis(200);
+            loop {
+                match state.bootstrap().await {
+                    Ok(()) => break,
+                    Err(e) => {
+                        tracing::warn!(service = %S::KIND, error = %e, "bootstrap failed; retrying");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(std::time::Duration::from_secs(10));
+                    }
+                }
+            }
+            probes.mark_started();
+        }
+    };
+    tokio::spawn(startup);
     let server = serve(
         listener,
         workers,

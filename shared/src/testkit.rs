@@ -55,6 +55,13 @@ pub fn backends() -> Vec<TestBackend> {
     }
 }
 
+fn test_key_encryption_key() -> String {
+    use base64::Engine;
+    let mut key = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+    base64::engine::general_purpose::STANDARD.encode(key)
+}
+
 /// One test's isolated storage. Dropping it removes its Postgres schemas.
 pub struct TestEnv {
     pub backend: TestBackend,
@@ -70,6 +77,10 @@ impl TestEnv {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let mut base = Settings::for_test(dir.path());
         base.http.shutdown_timeout_secs = 1;
+        base.security.service_token = Some(Secret::new(crate::security::random_token(32)));
+        // Like a deployment: a configured key (Postgres requires one; the embedded mode would
+        // otherwise write one into the temp dir).
+        base.security.key_encryption_key = Some(Secret::new(test_key_encryption_key()));
         if let TestBackend::External {
             database_url,
             redis_url,
@@ -117,13 +128,15 @@ impl TestEnv {
         ctx
     }
 
-    /// Starts service `S` on an ephemeral loopback port, migrated and ready.
+    /// Starts service `S` on an ephemeral loopback port, migrated, bootstrapped and ready.
     pub async fn spawn<S: IdpService>(&self) -> RunningService {
         let ctx = self.context(S::KIND, S::MIGRATIONS).await;
         let listener = crate::service::bind("127.0.0.1:0").expect("ephemeral port");
-        crate::service::start_with_context::<S>(ctx, listener, 1)
+        let svc = crate::service::start_with_context::<S>(ctx, listener, 1)
             .await
-            .unwrap_or_else(|e| panic!("{} did not start: {e}", S::KIND))
+            .unwrap_or_else(|e| panic!("{} did not start: {e}", S::KIND));
+        wait_until_started(&svc).await;
+        svc
     }
 }
 
@@ -143,6 +156,18 @@ impl Drop for TestEnv {
             }
         }
     }
+}
+
+/// Waits until a started service has finished its start-up work (a test fails after 30 s).
+pub async fn wait_until_started(svc: &RunningService) {
+    let probes = svc.ctx.probes();
+    for _ in 0..300 {
+        if probes.is_started() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{} did not finish its start-up in 30 s", svc.kind);
 }
 
 /// A plain HTTP client for tests (no redirects, short timeout).
