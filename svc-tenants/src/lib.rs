@@ -1,19 +1,31 @@
 //! svc-tenants: tenants (realms), their settings, app settings and realm roles.
 
+// Keycloak's realm defaults are one large `json!` literal (realm.rs).
+#![recursion_limit = "256"]
+
+pub mod error;
+pub mod realm;
 pub mod routes;
 pub mod schema;
+pub mod store;
 
 use actix_web::web;
 use diesel_migrations::embed_migrations;
 use idp_shared::db::Migrations;
 use idp_shared::error::Shape;
 use idp_shared::{IdpService, ServiceContext, ServiceKind, StartError};
+use serde_json::{Map, Value};
+
+use crate::store::{STATUS_ACTIVE, Tenant, TenantRow};
 
 /// This service's schema, for PostgreSQL and for SQLite.
 pub const MIGRATIONS: Migrations = Migrations {
     postgres: embed_migrations!("migrations/postgres"),
     sqlite: embed_migrations!("migrations/sqlite"),
 };
+
+/// The tenant that administers the others, created on first start.
+pub const MASTER: &str = "master";
 
 /// What every request handler of svc-tenants is given.
 #[derive(Clone)]
@@ -32,6 +44,35 @@ impl IdpService for State {
     fn configure(cfg: &mut web::ServiceConfig, state: Self) {
         configure(cfg, state)
     }
+
+    /// Creates `master` unless it exists. Replicas starting together may both try: the
+    /// loser's insert is a unique violation, which means the work is done.
+    async fn bootstrap(&self) -> Result<(), String> {
+        let exists = self
+            .ctx
+            .db
+            .run(|conn| store::find_by_name(conn, MASTER))
+            .await
+            .map_err(|e| e.to_string())?
+            .is_some();
+        if exists {
+            return Ok(());
+        }
+        let tenant = new_tenant(MASTER, true, Map::new(), idp_shared::names::now_millis());
+        match self
+            .ctx
+            .db
+            .run(move |conn| store::insert(conn, &tenant))
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(tenant = MASTER, "created the master tenant");
+                Ok(())
+            }
+            Err(e) if e.is_unique_violation() => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
 }
 
 /// Registers health, metrics and every route of svc-tenants.
@@ -39,4 +80,38 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
     state.ctx.configure_common(cfg, Shape::Kobil(1));
     routes::configure(cfg);
     cfg.app_data(web::Data::new(state));
+}
+
+/// A tenant about to be stored: Keycloak's defaults are not stored, only what differs.
+pub fn new_tenant(name: &str, enabled: bool, attributes: Map<String, Value>, now: i64) -> Tenant {
+    Tenant {
+        row: TenantRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_owned(),
+            enabled,
+            not_before: 0,
+            creation_status: STATUS_ACTIVE.to_owned(),
+            created_at: now,
+            updated_at: now,
+        },
+        attributes,
+    }
+}
+
+/// The full realm representation: defaults < stored attributes < columns.
+pub fn representation(tenant: &Tenant) -> Value {
+    let mut rep = realm::defaults();
+    rep.extend(tenant.attributes.clone());
+    rep.insert("id".into(), Value::String(tenant.row.id.clone()));
+    rep.insert("realm".into(), Value::String(tenant.row.name.clone()));
+    rep.insert("enabled".into(), Value::Bool(tenant.row.enabled));
+    rep.insert(
+        "notBefore".into(),
+        Value::from(tenant.row.not_before / 1000),
+    );
+    rep.insert(
+        "realmCreationStatus".into(),
+        Value::String(tenant.row.creation_status.clone()),
+    );
+    Value::Object(rep)
 }

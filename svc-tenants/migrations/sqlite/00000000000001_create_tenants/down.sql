@@ -1,1 +1,2 @@
+DROP TABLE IF EXISTS tenant_attributes;
 DROP TABLE IF EXISTS tenants;
