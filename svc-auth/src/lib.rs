@@ -1,12 +1,21 @@
-//! svc-auth: the OpenID Connect provider: per-tenant signing keys, tokens, sessions, discovery, JWKS.
+//! svc-auth: the OpenID Connect provider: per-tenant signing keys, tokens, sessions,
+//! discovery, JWKS.
 
+pub mod error;
+pub mod keys;
 pub mod routes;
 pub mod schema;
+pub mod signing;
+pub mod store;
+pub mod tenants;
+
+use std::sync::Arc;
 
 use actix_web::web;
 use diesel_migrations::embed_migrations;
 use idp_shared::db::Migrations;
 use idp_shared::error::Shape;
+use idp_shared::security::SecretBox;
 use idp_shared::{IdpService, ServiceContext, ServiceKind, StartError};
 
 /// This service's schema, for PostgreSQL and for SQLite.
@@ -19,6 +28,17 @@ pub const MIGRATIONS: Migrations = Migrations {
 #[derive(Clone)]
 pub struct State {
     pub ctx: ServiceContext,
+    /// Seals and opens the private halves of signing keys.
+    pub secrets: SecretBox,
+    /// Serialises key creation within this process.
+    pub key_maker: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl State {
+    /// `iss` of the tenant's tokens, byte for byte what discovery publishes.
+    pub fn issuer(&self, tenant: &str) -> String {
+        format!("{}/realms/{tenant}", self.ctx.settings.public_url())
+    }
 }
 
 impl IdpService for State {
@@ -26,7 +46,13 @@ impl IdpService for State {
     const MIGRATIONS: &'static Migrations = &MIGRATIONS;
 
     async fn build(ctx: ServiceContext) -> Result<Self, StartError> {
-        Ok(State { ctx })
+        let secrets = SecretBox::from_settings(&ctx.settings)
+            .map_err(|e| StartError::Other(e.to_string()))?;
+        Ok(State {
+            ctx,
+            secrets,
+            key_maker: Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     fn configure(cfg: &mut web::ServiceConfig, state: Self) {

@@ -1,6 +1,20 @@
 //! HTTP routes of svc-auth, one file per resource. Health and metrics are registered by
 //! `ServiceContext::configure_common`.
 
+pub mod certs;
+pub mod discovery;
+pub mod realm_info;
+
 use actix_web::web;
 
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/realms/{realm}/.well-known/openid-configuration",
+        web::get().to(discovery::openid_configuration),
+    )
+    .route(
+        "/realms/{realm}/protocol/openid-connect/certs",
+        web::get().to(certs::jwks),
+    )
+    .route("/realms/{realm}", web::get().to(realm_info::realm_info));
+}

@@ -1,0 +1,93 @@
+//! What svc-auth knows of a tenant: asked of svc-tenants' internal route and kept in the cache
+//! for a short while (misses too, briefly), so token traffic does not become tenant traffic.
+
+use std::time::Duration;
+
+use idp_shared::ServiceKind;
+use idp_shared::names::check_tenant_name;
+use serde_json::Value;
+
+use crate::State;
+use crate::error::Error;
+use crate::keys::Algorithm;
+
+const FOUND_TTL: Duration = Duration::from_secs(30);
+const MISSING_TTL: Duration = Duration::from_secs(5);
+
+/// The parts of a realm representation svc-auth acts on.
+#[derive(Debug, Clone)]
+pub struct TenantInfo {
+    pub name: String,
+    pub enabled: bool,
+    /// Seconds since the epoch; tokens issued before it are invalid.
+    pub not_before: i64,
+    pub algorithm: Algorithm,
+}
+
+impl TenantInfo {
+    fn from_representation(name: &str, rep: &Value) -> TenantInfo {
+        TenantInfo {
+            name: name.to_owned(),
+            enabled: rep["enabled"].as_bool().unwrap_or(false),
+            not_before: rep["notBefore"].as_i64().unwrap_or(0),
+            algorithm: rep["defaultSignatureAlgorithm"]
+                .as_str()
+                .and_then(Algorithm::parse)
+                .unwrap_or(Algorithm::Rs256),
+        }
+    }
+}
+
+fn cache_key(name: &str) -> String {
+    format!("auth:tenant:{name}")
+}
+
+/// The tenant named in a request path, which must exist and be enabled.
+pub async fn enabled_tenant(state: &State, name: &str) -> Result<TenantInfo, Error> {
+    let tenant = lookup(state, name)
+        .await?
+        .ok_or_else(|| Error::RealmNotFound(name.to_owned()))?;
+    if !tenant.enabled {
+        return Err(Error::RealmDisabled(name.to_owned()));
+    }
+    Ok(tenant)
+}
+
+pub async fn lookup(state: &State, name: &str) -> Result<Option<TenantInfo>, Error> {
+    if check_tenant_name(name).is_err() {
+        return Ok(None);
+    }
+    let cache = &state.ctx.cache;
+    if let Some(bytes) = cache.get(&cache_key(name)).await? {
+        let rep: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        return Ok((!rep.is_null()).then(|| TenantInfo::from_representation(name, &rep)));
+    }
+    let reply = state
+        .ctx
+        .client
+        .request(
+            reqwest::Method::GET,
+            ServiceKind::Tenants,
+            &format!("/internal/tenants/{name}"),
+        )
+        .send()
+        .await
+        .map_err(|e| Error::Upstream(format!("svc-tenants: {e}")))?;
+    match reply.status().as_u16() {
+        200 => {
+            let bytes = reply
+                .bytes()
+                .await
+                .map_err(|e| Error::Upstream(format!("svc-tenants: {e}")))?;
+            let rep: Value = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::Upstream(format!("svc-tenants sent no JSON: {e}")))?;
+            cache.set(&cache_key(name), &bytes, FOUND_TTL).await?;
+            Ok(Some(TenantInfo::from_representation(name, &rep)))
+        }
+        404 => {
+            cache.set(&cache_key(name), b"null", MISSING_TTL).await?;
+            Ok(None)
+        }
+        status => Err(Error::Upstream(format!("svc-tenants answered {status}"))),
+    }
+}
