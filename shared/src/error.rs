@@ -251,7 +251,12 @@ pub fn extractor_configs(shape: Shape, max_body_bytes: usize) -> ExtractorConfig
     let form = actix_web::web::FormConfig::default()
         .limit(max_body_bytes)
         .error_handler(move |err, _req| {
-            let status = err.status_code();
+            // OAuth endpoints answer every malformed body 400 invalid_request (RFC 6749 §5.2).
+            let status = match (shape, err.status_code()) {
+                (_, StatusCode::PAYLOAD_TOO_LARGE) => StatusCode::PAYLOAD_TOO_LARGE,
+                (Shape::OAuth, _) => StatusCode::BAD_REQUEST,
+                (_, status) => status,
+            };
             let info = ErrorInfo::new(
                 status,
                 status_code_name(shape, status),

@@ -6,7 +6,25 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::cache::{Cache, CacheError};
 use crate::config::{Secret, ServiceKind, ServiceUrls, Settings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// The other service did not answer as it should; the text is for the log.
+    #[error("{service}: {cause}")]
+    Upstream { service: ServiceKind, cause: String },
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+/// How long a [`ServiceClient::cached_get`] answer is kept: found, and not found (shorter, so
+/// a resource created a moment later is seen soon).
+#[derive(Debug, Clone, Copy)]
+pub struct CacheTtl {
+    pub found: Duration,
+    pub missing: Duration,
+}
 
 /// Header carrying the shared service credential on `/internal` calls.
 pub const SERVICE_TOKEN_HEADER: &str = "x-idp-service-token";
@@ -59,6 +77,39 @@ impl ServiceClient {
             headers.insert(SERVICE_TOKEN_HEADER, v);
         }
         self.http.request(method, url).headers(headers)
+    }
+
+    /// GET of another service's internal resource through the cache: the body on 200, None on
+    /// 404 (both cached for their TTL), an error on anything else.
+    pub async fn cached_get(
+        &self,
+        cache: &dyn Cache,
+        key: &str,
+        service: ServiceKind,
+        path: &str,
+        ttl: CacheTtl,
+    ) -> Result<Option<Vec<u8>>, LookupError> {
+        if let Some(bytes) = cache.get(key).await? {
+            return Ok((bytes != b"null").then_some(bytes));
+        }
+        let upstream = |cause: String| LookupError::Upstream { service, cause };
+        let reply = self
+            .request(reqwest::Method::GET, service, path)
+            .send()
+            .await
+            .map_err(|e| upstream(e.to_string()))?;
+        match reply.status().as_u16() {
+            200 => {
+                let bytes = reply.bytes().await.map_err(|e| upstream(e.to_string()))?;
+                cache.set(key, &bytes, ttl.found).await?;
+                Ok(Some(bytes.to_vec()))
+            }
+            404 => {
+                cache.set(key, b"null", ttl.missing).await?;
+                Ok(None)
+            }
+            status => Err(upstream(format!("answered {status}"))),
+        }
     }
 
     /// The raw client, for calls that are not to a platform service.
