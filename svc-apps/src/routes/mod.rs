@@ -1,6 +1,10 @@
 //! HTTP routes of svc-apps, one file per resource. Health and metrics are registered by
 //! `ServiceContext::configure_common`.
 
+pub mod internal;
+
 use actix_web::web;
 
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    internal::configure(cfg);
+}
