@@ -2,28 +2,13 @@
 //! bootstrapped `master` tenant, keys sealed at rest, unknown realms refused, and the internal
 //! route behind its credential.
 
+mod common;
+
+use common::{get_json, ready_platform, service};
 use idp_shared::ServiceKind;
 use idp_shared::http_client::SERVICE_TOKEN_HEADER;
 use idp_shared::testkit::{TestEnv, backends, http};
 use serde_json::Value;
-
-async fn ready_platform(env: &TestEnv) -> idp::Platform {
-    let mut settings = env.settings();
-    settings.http.bind = Some("127.0.0.1:0".into());
-    let platform = idp::start(settings).await.unwrap();
-    for svc in &platform.services {
-        idp_shared::testkit::wait_until_started(svc).await;
-    }
-    platform
-}
-
-async fn get_json(client: &reqwest::Client, url: &str) -> Value {
-    client.get(url).send().await.unwrap().json().await.unwrap()
-}
-
-fn service(platform: &idp::Platform, kind: ServiceKind) -> &idp_shared::service::RunningService {
-    platform.services.iter().find(|s| s.kind == kind).unwrap()
-}
 
 #[actix_web::test]
 async fn discovery_jwks_and_realm_info_of_master() {
@@ -46,12 +31,7 @@ async fn discovery_jwks_and_realm_info_of_master() {
             .unwrap();
         let issuer = format!("{gw}/realms/master");
         assert_eq!(doc["issuer"], issuer.as_str(), "{name}: {doc}");
-        for endpoint in [
-            "token_endpoint",
-            "jwks_uri",
-            "userinfo_endpoint",
-            "introspection_endpoint",
-        ] {
+        for endpoint in ["token_endpoint", "jwks_uri", "authorization_endpoint"] {
             assert!(
                 doc[endpoint]
                     .as_str()

@@ -13,6 +13,17 @@ pub enum Error {
     RealmNotFound(String),
     #[error("realm {0} is disabled")]
     RealmDisabled(String),
+    /// RFC 6749 §5.2 errors, answered with their code and this description.
+    #[error("invalid_request: {0}")]
+    InvalidRequest(String),
+    #[error("invalid_client: {0}")]
+    InvalidClient(String),
+    #[error("unauthorized_client: {0}")]
+    UnauthorizedClient(String),
+    #[error("unsupported_grant_type: {0}")]
+    UnsupportedGrantType(String),
+    #[error("invalid_scope: {0}")]
+    InvalidScope(String),
     /// Another service did not answer as it should; the text is for the log.
     #[error("upstream: {0}")]
     Upstream(String),
@@ -22,6 +33,15 @@ pub enum Error {
     Db(#[from] DbError),
     #[error(transparent)]
     Cache(#[from] CacheError),
+}
+
+impl From<idp_shared::http_client::LookupError> for Error {
+    fn from(e: idp_shared::http_client::LookupError) -> Self {
+        match e {
+            idp_shared::http_client::LookupError::Cache(e) => Error::Cache(e),
+            upstream => Error::Upstream(upstream.to_string()),
+        }
+    }
 }
 
 impl DomainError for Error {
@@ -38,6 +58,15 @@ impl DomainError for Error {
                 "Realm not enabled",
                 format!("realm {name} is disabled"),
             ),
+            Error::InvalidRequest(m) => oauth(StatusCode::BAD_REQUEST, "invalid_request", m),
+            Error::InvalidClient(m) => oauth(StatusCode::UNAUTHORIZED, "invalid_client", m),
+            Error::UnauthorizedClient(m) => {
+                oauth(StatusCode::BAD_REQUEST, "unauthorized_client", m)
+            }
+            Error::UnsupportedGrantType(m) => {
+                oauth(StatusCode::BAD_REQUEST, "unsupported_grant_type", m)
+            }
+            Error::InvalidScope(m) => oauth(StatusCode::BAD_REQUEST, "invalid_scope", m),
             Error::Upstream(cause) => {
                 tracing::warn!(error = %cause, "a service svc-auth depends on failed");
                 ErrorInfo::unavailable("a service this request needs is unavailable; retry shortly")
@@ -47,4 +76,8 @@ impl DomainError for Error {
             Error::Cache(e) => ErrorInfo::from(e),
         }
     }
+}
+
+fn oauth(status: StatusCode, code: &'static str, description: &str) -> ErrorInfo {
+    ErrorInfo::new(status, code, description.to_owned())
 }

@@ -1,6 +1,7 @@
 //! svc-auth: the OpenID Connect provider: per-tenant signing keys, tokens, sessions,
 //! discovery, JWKS.
 
+pub mod clients;
 pub mod error;
 pub mod keys;
 pub mod routes;
@@ -8,6 +9,7 @@ pub mod schema;
 pub mod signing;
 pub mod store;
 pub mod tenants;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -32,6 +34,8 @@ pub struct State {
     pub secrets: SecretBox,
     /// Serialises key creation within this process.
     pub key_maker: Arc<tokio::sync::Mutex<()>>,
+    /// Key rings and unsealed signers of this process.
+    pub signer_cache: Arc<signing::SignerCache>,
 }
 
 impl State {
@@ -52,6 +56,7 @@ impl IdpService for State {
             ctx,
             secrets,
             key_maker: Arc::new(tokio::sync::Mutex::new(())),
+            signer_cache: Arc::default(),
         })
     }
 

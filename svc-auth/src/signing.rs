@@ -2,7 +2,11 @@
 //! algorithm, made on first need. Replicas racing to make the first key may both make one;
 //! both are published and valid, and the newest signs.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use idp_shared::names::now_millis;
+use josekit::jws::JwsSigner;
 
 use crate::State;
 use crate::error::Error;
@@ -60,4 +64,66 @@ pub fn active_key<'a>(
     keys.iter()
         .filter(|k| k.algorithm == tenant.algorithm.name() && k.active_from <= now)
         .max_by_key(|k| k.active_from)
+}
+
+/// How long a process trusts its copy of a tenant's key ring before reading it again.
+const RING_TTL_MS: i64 = 10_000;
+
+/// Per-process copies of key rings and of unsealed signers, so the token path neither queries
+/// the database nor parses a private key on every request.
+#[derive(Default)]
+pub struct SignerCache {
+    rings: Mutex<HashMap<String, (i64, Vec<SigningKeyRow>)>>,
+    signers: Mutex<HashMap<String, Arc<dyn JwsSigner>>>,
+}
+
+impl SignerCache {
+    fn ring(&self, tenant: &str, now: i64) -> Option<Vec<SigningKeyRow>> {
+        let rings = self.rings.lock().unwrap_or_else(|p| p.into_inner());
+        rings
+            .get(tenant)
+            .filter(|(at, _)| now - at < RING_TTL_MS)
+            .map(|(_, ring)| ring.clone())
+    }
+
+    fn keep_ring(&self, tenant: &str, now: i64, ring: Vec<SigningKeyRow>) {
+        let mut rings = self.rings.lock().unwrap_or_else(|p| p.into_inner());
+        rings.insert(tenant.to_owned(), (now, ring));
+    }
+
+    fn signer(&self, kid: &str) -> Option<Arc<dyn JwsSigner>> {
+        let signers = self.signers.lock().unwrap_or_else(|p| p.into_inner());
+        signers.get(kid).cloned()
+    }
+
+    fn keep_signer(&self, kid: &str, signer: Arc<dyn JwsSigner>) {
+        let mut signers = self.signers.lock().unwrap_or_else(|p| p.into_inner());
+        signers.insert(kid.to_owned(), signer);
+    }
+}
+
+/// The tenant's signing key now: its `kid` and a signer.
+pub async fn active_signer(
+    state: &State,
+    tenant: &TenantInfo,
+) -> Result<(String, Arc<dyn JwsSigner>), Error> {
+    let now = now_millis();
+    let ring = match state.signer_cache.ring(&tenant.name, now) {
+        Some(ring) if active_key(&ring, tenant, now).is_some() => ring,
+        _ => {
+            let ring = key_ring(state, tenant).await?;
+            state
+                .signer_cache
+                .keep_ring(&tenant.name, now, ring.clone());
+            ring
+        }
+    };
+    let key = active_key(&ring, tenant, now)
+        .ok_or_else(|| Error::Upstream(format!("no active signing key for {}", tenant.name)))?;
+    if let Some(signer) = state.signer_cache.signer(&key.kid) {
+        return Ok((key.kid.clone(), signer));
+    }
+    let signer: Arc<dyn JwsSigner> = Arc::from(keys::signer(key, &state.secrets)?);
+    state.signer_cache.keep_signer(&key.kid, signer.clone());
+    Ok((key.kid.clone(), signer))
 }

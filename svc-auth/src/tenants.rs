@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use idp_shared::ServiceKind;
+use idp_shared::http_client::CacheTtl;
 use idp_shared::names::check_tenant_name;
 use serde_json::Value;
 
@@ -11,8 +12,10 @@ use crate::State;
 use crate::error::Error;
 use crate::keys::Algorithm;
 
-const FOUND_TTL: Duration = Duration::from_secs(30);
-const MISSING_TTL: Duration = Duration::from_secs(5);
+const TTL: CacheTtl = CacheTtl {
+    found: Duration::from_secs(30),
+    missing: Duration::from_secs(5),
+};
 
 /// The parts of a realm representation svc-auth acts on.
 #[derive(Debug, Clone)]
@@ -22,6 +25,8 @@ pub struct TenantInfo {
     /// Seconds since the epoch; tokens issued before it are invalid.
     pub not_before: i64,
     pub algorithm: Algorithm,
+    /// Seconds an access token lives (`accessTokenLifespan`).
+    pub access_token_lifespan: i64,
 }
 
 impl TenantInfo {
@@ -34,6 +39,10 @@ impl TenantInfo {
                 .as_str()
                 .and_then(Algorithm::parse)
                 .unwrap_or(Algorithm::Rs256),
+            access_token_lifespan: rep["accessTokenLifespan"]
+                .as_i64()
+                .filter(|s| *s > 0)
+                .unwrap_or(300),
         }
     }
 }
@@ -57,37 +66,22 @@ pub async fn lookup(state: &State, name: &str) -> Result<Option<TenantInfo>, Err
     if check_tenant_name(name).is_err() {
         return Ok(None);
     }
-    let cache = &state.ctx.cache;
-    if let Some(bytes) = cache.get(&cache_key(name)).await? {
-        let rep: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        return Ok((!rep.is_null()).then(|| TenantInfo::from_representation(name, &rep)));
-    }
-    let reply = state
-        .ctx
+    let ctx = &state.ctx;
+    let path = format!("/internal/tenants/{name}");
+    let Some(bytes) = ctx
         .client
-        .request(
-            reqwest::Method::GET,
+        .cached_get(
+            &*ctx.cache,
+            &cache_key(name),
             ServiceKind::Tenants,
-            &format!("/internal/tenants/{name}"),
+            &path,
+            TTL,
         )
-        .send()
-        .await
-        .map_err(|e| Error::Upstream(format!("svc-tenants: {e}")))?;
-    match reply.status().as_u16() {
-        200 => {
-            let bytes = reply
-                .bytes()
-                .await
-                .map_err(|e| Error::Upstream(format!("svc-tenants: {e}")))?;
-            let rep: Value = serde_json::from_slice(&bytes)
-                .map_err(|e| Error::Upstream(format!("svc-tenants sent no JSON: {e}")))?;
-            cache.set(&cache_key(name), &bytes, FOUND_TTL).await?;
-            Ok(Some(TenantInfo::from_representation(name, &rep)))
-        }
-        404 => {
-            cache.set(&cache_key(name), b"null", MISSING_TTL).await?;
-            Ok(None)
-        }
-        status => Err(Error::Upstream(format!("svc-tenants answered {status}"))),
-    }
+        .await?
+    else {
+        return Ok(None);
+    };
+    let rep: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Upstream(format!("svc-tenants sent no JSON: {e}")))?;
+    Ok(Some(TenantInfo::from_representation(name, &rep)))
 }

@@ -1,6 +1,7 @@
 //! `/.well-known/openid-configuration`: what a client library reads first. It lists what the
 //! platform implements and nothing it does not (no implicit flow, no `plain` PKCE, no HMAC or
-//! `none` signatures).
+//! `none` signatures); each endpoint joins the list when it is built. `authorization_endpoint`
+//! is listed because OpenID Connect Discovery requires it.
 
 use actix_web::{HttpResponse, web};
 use idp_shared::error::OAuth;
@@ -23,23 +24,16 @@ pub async fn openid_configuration(
         "issuer": issuer,
         "authorization_endpoint": format!("{oidc}/auth"),
         "token_endpoint": format!("{oidc}/token"),
-        "introspection_endpoint": format!("{oidc}/token/introspect"),
-        "userinfo_endpoint": format!("{oidc}/userinfo"),
-        "end_session_endpoint": format!("{oidc}/logout"),
-        "revocation_endpoint": format!("{oidc}/revoke"),
         "jwks_uri": format!("{oidc}/certs"),
-        "grant_types_supported": ["authorization_code", "refresh_token", "password", "client_credentials"],
+        "grant_types_supported": ["client_credentials"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "fragment", "form_post"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algorithms,
-        "userinfo_signing_alg_values_supported": ["none"],
         "token_endpoint_auth_methods_supported": client_auth,
         "token_endpoint_auth_signing_alg_values_supported": [],
-        "introspection_endpoint_auth_methods_supported": client_auth,
-        "revocation_endpoint_auth_methods_supported": client_auth,
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": ["openid", "profile", "email", "roles", "offline_access"],
+        "scopes_supported": crate::tokens::SCOPES,
         "claims_supported": [
             "aud", "sub", "iss", "auth_time", "name", "given_name", "family_name",
             "preferred_username", "email", "email_verified", "acr", "azp", "sid"

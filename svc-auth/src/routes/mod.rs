@@ -4,6 +4,7 @@
 pub mod certs;
 pub mod discovery;
 pub mod realm_info;
+pub mod token;
 
 use actix_web::web;
 
@@ -15,6 +16,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route(
         "/realms/{realm}/protocol/openid-connect/certs",
         web::get().to(certs::jwks),
+    )
+    .route(
+        "/realms/{realm}/protocol/openid-connect/token",
+        web::post().to(token::token),
     )
     .route("/realms/{realm}", web::get().to(realm_info::realm_info));
 }

@@ -1,0 +1,87 @@
+//! What svc-auth knows of a client: asked of svc-apps' internal route and cached briefly. The
+//! secret never leaves svc-apps; its SHA-256 does, and a presented secret is hashed and
+//! compared in constant time (secrets are high-entropy, so no slow hash is needed here).
+
+use std::time::Duration;
+
+use idp_shared::ServiceKind;
+use idp_shared::http_client::CacheTtl;
+use idp_shared::security::secrets_equal;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::State;
+use crate::error::Error;
+
+const TTL: CacheTtl = CacheTtl {
+    found: Duration::from_secs(30),
+    missing: Duration::from_secs(5),
+};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientRepresentation {
+    pub id: String,
+    pub client_id: String,
+    pub enabled: bool,
+    pub public_client: bool,
+    pub bearer_only: bool,
+    pub standard_flow_enabled: bool,
+    pub direct_access_grants_enabled: bool,
+    pub service_accounts_enabled: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientInfo {
+    pub client: ClientRepresentation,
+    pub secret_sha256: Option<String>,
+}
+
+impl ClientInfo {
+    /// Whether `presented` is this client's secret; false for clients without one.
+    pub fn secret_matches(&self, presented: &str) -> bool {
+        let Some(expected) = self
+            .secret_sha256
+            .as_deref()
+            .and_then(|h| hex::decode(h).ok())
+        else {
+            return false;
+        };
+        secrets_equal(&expected, &Sha256::digest(presented.as_bytes()))
+    }
+}
+
+fn cache_key(tenant: &str, client_id: &str) -> String {
+    format!(
+        "auth:client:{tenant}:{}",
+        hex::encode(Sha256::digest(client_id.as_bytes()))
+    )
+}
+
+pub async fn lookup(
+    state: &State,
+    tenant: &str,
+    client_id: &str,
+) -> Result<Option<ClientInfo>, Error> {
+    if client_id.is_empty() || client_id.len() > 255 {
+        return Ok(None);
+    }
+    let ctx = &state.ctx;
+    let path = format!(
+        "/internal/realms/{tenant}/clients/{}",
+        utf8_percent_encode(client_id, NON_ALPHANUMERIC)
+    );
+    let key = cache_key(tenant, client_id);
+    let Some(bytes) = ctx
+        .client
+        .cached_get(&*ctx.cache, &key, ServiceKind::Apps, &path, TTL)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let info = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Upstream(format!("svc-apps sent an unexpected client: {e}")))?;
+    Ok(Some(info))
+}

@@ -1,0 +1,27 @@
+//! What the platform tests share: the whole platform started as `cargo run` starts it.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use idp_shared::ServiceKind;
+use idp_shared::service::RunningService;
+use idp_shared::testkit::TestEnv;
+use serde_json::Value;
+
+/// The all-in-one platform on an ephemeral port, every service migrated and bootstrapped.
+pub async fn ready_platform(env: &TestEnv) -> idp::Platform {
+    let mut settings = env.settings();
+    settings.http.bind = Some("127.0.0.1:0".into());
+    let platform = idp::start(settings).await.unwrap();
+    for svc in &platform.services {
+        idp_shared::testkit::wait_until_started(svc).await;
+    }
+    platform
+}
+
+pub fn service(platform: &idp::Platform, kind: ServiceKind) -> &RunningService {
+    platform.services.iter().find(|s| s.kind == kind).unwrap()
+}
+
+pub async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
