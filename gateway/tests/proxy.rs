@@ -162,6 +162,10 @@ async fn forwards_method_path_query_and_body_and_sets_forwarding_headers() {
         .header("x-forwarded-for", "203.0.113.9")
         .header("x-forwarded-proto", "https")
         .header("x-request-id", "req-42")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
         .body("hello")
         .send()
         .await
@@ -178,6 +182,11 @@ async fn forwards_method_path_query_and_body_and_sets_forwarding_headers() {
     assert_eq!(h["authorization"], "Bearer abc");
     assert_eq!(h["x-end-to-end"], "kept");
     assert_eq!(h["x-request-id"], "req-42");
+    // W3C trace context reaches the service (as the caller's parent when no exporter runs).
+    assert_eq!(
+        h["traceparent"],
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    );
     assert_eq!(h["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
     // The scheme of the gateway's own connection, not the client's claim.
     assert_eq!(h["x-forwarded-proto"], "http");
