@@ -11,6 +11,7 @@ use std::time::Duration;
 use actix_web::web;
 use async_trait::async_trait;
 use idp_shared::ServiceKind;
+use idp_shared::bearer::BearerVerifier;
 use idp_shared::cache::SharedCache;
 use idp_shared::config::Settings;
 use idp_shared::health::{CheckResult, Probes, ReadyCheck};
@@ -32,6 +33,10 @@ pub struct State {
     pub upstream: web::Data<routes::proxy::Upstream>,
     /// Proxy failures by service and kind (connect, timeout, body_too_large, ...).
     pub upstream_errors: IntCounterVec,
+    /// Requests refused for want of a valid bearer token, by service.
+    pub rejected: IntCounterVec,
+    /// Checks bearer tokens against the tenants' published keys.
+    pub verifier: Arc<BearerVerifier>,
 }
 
 impl State {
@@ -51,6 +56,23 @@ impl State {
             .registry()
             .register(Box::new(upstream_errors.clone()))
             .map_err(|e| StartError::Other(e.to_string()))?;
+        let rejected = IntCounterVec::new(
+            prometheus::Opts::new(
+                "gateway_unauthenticated_total",
+                "Requests refused without a valid bearer token",
+            ),
+            &["service"],
+        )
+        .map_err(|e| StartError::Other(e.to_string()))?;
+        metrics
+            .registry()
+            .register(Box::new(rejected.clone()))
+            .map_err(|e| StartError::Other(e.to_string()))?;
+        let verifier = Arc::new(BearerVerifier::new(
+            &settings,
+            ServiceClient::new(&settings)?,
+            cache.clone(),
+        ));
         let mut probes = Probes::new(None, cache);
         if settings.gateway.readiness_checks_upstreams {
             probes = probes.with_check(Arc::new(Upstreams {
@@ -59,6 +81,8 @@ impl State {
         }
         let upstream = web::Data::new(routes::proxy::Upstream::new(&settings.gateway)?);
         Ok(State {
+            rejected,
+            verifier,
             upstream,
             settings,
             routes: Arc::new(routes),

@@ -5,6 +5,18 @@
 use idp_shared::ServiceKind;
 use idp_shared::config::RouteRule;
 
+/// Paths served without a bearer token: the OIDC endpoints, the realm's public info, FOLIO's
+/// login and token API (they authenticate their own way), and magic links.
+const PUBLIC: &[&str] = &[
+    "/realms/*/.well-known/**",
+    "/realms/*/protocol/**",
+    "/realms/*/kobil-magic-link/**",
+    "/token/**",
+    "/refreshtoken",
+    "/authn/**",
+    "/realms/*",
+];
+
 /// The built-in table: every path group of `shared/spec/API.md`, most specific first.
 pub const DEFAULT_ROUTES: &[(&str, ServiceKind)] = &[
     // svc-auth: OIDC, FOLIO tokens, magic links, key rotation
@@ -60,6 +72,7 @@ struct Rule {
     pattern: String,
     segments: Vec<Segment>,
     service: ServiceKind,
+    public: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -72,6 +85,8 @@ pub struct RouteTable {
 pub struct Route<'a> {
     pub pattern: &'a str,
     pub service: ServiceKind,
+    /// Served without a bearer token.
+    pub public: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -95,7 +110,7 @@ impl RouteTable {
                 let service = ServiceKind::from_name(&r.service)
                     .filter(|k| *k != ServiceKind::Gateway)
                     .ok_or_else(|| format!("unknown service {:?}", r.service))?;
-                Rule::parse(&r.pattern, service)
+                Rule::parse(&r.pattern, service, r.public)
             })
             .collect::<Result<_, _>>()?;
         Ok(RouteTable { rules })
@@ -105,7 +120,9 @@ impl RouteTable {
         RouteTable {
             rules: DEFAULT_ROUTES
                 .iter()
-                .map(|(p, s)| Rule::parse(p, *s).expect("built-in patterns are valid"))
+                .map(|(p, s)| {
+                    Rule::parse(p, *s, PUBLIC.contains(p)).expect("built-in patterns are valid")
+                })
                 .collect(),
         }
     }
@@ -140,8 +157,24 @@ impl RouteTable {
                 Resolution::Routed(Route {
                     pattern: &r.pattern,
                     service: r.service,
+                    public: r.public,
                 })
             })
+    }
+}
+
+/// The tenants whose tokens a protected path accepts: the tenant it names
+/// (`/realms/{t}/..`, `/admin/realms/{t}/..`) and `master`, whose admins manage every tenant.
+pub fn accepted_tenants(path: &str) -> Vec<&str> {
+    let mut segments = path.trim_start_matches('/').split('/');
+    let named = match (segments.next(), segments.next(), segments.next()) {
+        (Some("realms"), Some(t), _) => Some(t),
+        (Some("admin"), Some("realms"), Some(t)) => Some(t),
+        _ => None,
+    };
+    match named {
+        Some(t) if !t.is_empty() && t != "master" => vec![t, "master"],
+        _ => vec!["master"],
     }
 }
 
@@ -157,7 +190,7 @@ fn is_encoded_dot_or_slash(segment: &str) -> bool {
 }
 
 impl Rule {
-    fn parse(pattern: &str, service: ServiceKind) -> Result<Rule, String> {
+    fn parse(pattern: &str, service: ServiceKind, public: bool) -> Result<Rule, String> {
         let body = pattern
             .strip_prefix('/')
             .ok_or_else(|| format!("pattern {pattern:?} must start with '/'"))?;
@@ -180,6 +213,7 @@ impl Rule {
             pattern: pattern.to_owned(),
             segments,
             service,
+            public,
         })
     }
 
@@ -264,6 +298,50 @@ mod tests {
     }
 
     #[test]
+    fn only_oidc_login_and_token_paths_are_public() {
+        let table = RouteTable::defaults();
+        let public = |path: &str| match table.resolve(path) {
+            Resolution::Routed(r) => r.public,
+            other => panic!("{path}: {other:?}"),
+        };
+        for path in [
+            "/realms/acme/.well-known/openid-configuration",
+            "/realms/acme/protocol/openid-connect/token",
+            "/realms/acme",
+            "/authn/login",
+            "/token/sign",
+        ] {
+            assert!(public(path), "{path}");
+        }
+        for path in [
+            "/admin/realms",
+            "/admin/realms/acme/users",
+            "/realms/acme/v3_user",
+            "/realms/master/v4_realm/",
+            "/realms/acme/kobilriskbits/resources-auth/verify",
+            "/nevisidm/api/core/v1/c/users/u/credentials",
+        ] {
+            assert!(!public(path), "{path}");
+        }
+    }
+
+    /// The tenants whose tokens a path accepts: its own and `master` (which administers all).
+    #[test]
+    fn token_tenants_come_from_the_path() {
+        assert_eq!(
+            accepted_tenants("/admin/realms/acme/users"),
+            vec!["acme", "master"]
+        );
+        assert_eq!(
+            accepted_tenants("/realms/acme/v3_user"),
+            vec!["acme", "master"]
+        );
+        assert_eq!(accepted_tenants("/realms/master/v4_realm/"), vec!["master"]);
+        assert_eq!(accepted_tenants("/admin/realms"), vec!["master"]);
+        assert_eq!(accepted_tenants("/nevisidm/api/x"), vec!["master"]);
+    }
+
+    #[test]
     fn internal_unknown_and_odd_paths_are_not_routed() {
         let table = RouteTable::defaults();
         assert_eq!(table.resolve("/internal/users/x"), Resolution::NotFound);
@@ -286,6 +364,7 @@ mod tests {
         let table = RouteTable::from_config(&[RouteRule {
             pattern: "/x/*/y/**".into(),
             service: "riskbits".into(),
+            public: false,
         }])
         .unwrap();
         assert!(matches!(table.resolve("/x/1/y"), Resolution::Routed(_)));
@@ -295,6 +374,7 @@ mod tests {
             RouteTable::from_config(&[RouteRule {
                 pattern: p.into(),
                 service: s.into(),
+                public: false,
             }])
         };
         assert!(bad("/a/**/b", "users").is_err());

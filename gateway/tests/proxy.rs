@@ -122,10 +122,12 @@ async fn gateway(
         RouteRule {
             pattern: "/realms/**".into(),
             service: "auth".into(),
+            public: true,
         },
         RouteRule {
             pattern: "/dead/**".into(),
             service: "riskbits".into(),
+            public: true,
         },
     ];
     settings.gateway.readiness_checks_upstreams = false;

@@ -293,6 +293,9 @@ impl ServiceUrls {
 pub struct RouteRule {
     pub pattern: String,
     pub service: String,
+    /// Served without a bearer token (OIDC endpoints, login). Default: a token is required.
+    #[serde(default)]
+    pub public: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -591,7 +594,7 @@ mod tests {
         std::fs::write(
             &path,
             "[http]\nbind = \"127.0.0.1:7000\"\nrelative_path = \"/auth\"\n\
-             [[gateway.routes]]\npattern = \"/x/**\"\nservice = \"users\"\n",
+             [[gateway.routes]]\npattern = \"/x/**\"\nservice = \"users\"\npublic = true\n",
         )
         .unwrap();
         let s = Settings::load_from(env(&[
@@ -602,6 +605,7 @@ mod tests {
         assert_eq!(s.http.bind.as_deref(), Some("127.0.0.1:7001"));
         assert_eq!(s.http.relative_path, "/auth");
         assert_eq!(s.gateway.routes.len(), 1);
+        assert!(s.gateway.routes[0].public);
         assert_eq!(s.public_url(), "http://127.0.0.1:7001/auth");
     }
 

@@ -1,5 +1,6 @@
 //! `idp-shared`: what two or more parts of the identity provider need, and nothing else.
 
+pub mod bearer;
 pub mod cache;
 pub mod config;
 pub mod db;

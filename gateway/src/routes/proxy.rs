@@ -16,7 +16,8 @@ use idp_shared::config::GatewaySettings;
 use idp_shared::error::{ErrorInfo, Shape, render};
 
 use crate::State;
-use crate::route_table::Resolution;
+use crate::route_table::{Resolution, accepted_tenants};
+use idp_shared::bearer::bearer_token;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -158,6 +159,22 @@ async fn proxy(
         }
     };
     let service = route.service;
+    // Phase: authenticate. Nothing reaches a protected service without a valid access token.
+    if !route.public {
+        let tenants = accepted_tenants(path);
+        let verified = match bearer_token(req.headers()) {
+            Ok(token) => {
+                let now = idp_shared::names::now_millis() / 1000;
+                state.verifier.verify(token, &tenants, now).await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = verified {
+            state.rejected.with_label_values(&[service.name()]).inc();
+            tracing::debug!(service = %service, reason = %e, "bearer token refused");
+            return render(Shape::Plain, &e.info());
+        }
+    }
     let fail = |kind: &str| {
         state
             .upstream_errors
