@@ -40,34 +40,54 @@ async fn the_whole_platform_is_ready_behind_the_gateway() {
             "{name}: {ready}"
         );
 
-        // A path of svc-users reaches svc-users (its own metrics count the request).
+        // A public path of svc-auth reaches svc-auth (its own metrics count the request).
+        let resp = client
+            .get(format!(
+                "{gw}/realms/master/protocol/openid-connect/no-such-endpoint"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404, "{name}: svc-auth answered");
+        let metrics_of = |kind: idp_shared::ServiceKind| {
+            let url = platform
+                .services
+                .iter()
+                .find(|s| s.kind == kind)
+                .unwrap()
+                .url
+                .clone();
+            let client = client.clone();
+            async move {
+                client
+                    .get(format!("{url}/metrics"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            }
+        };
+        let auth_metrics = metrics_of(idp_shared::ServiceKind::Auth).await;
+        assert!(
+            auth_metrics.contains(
+                "idp_http_requests_total{method=\"GET\",route=\"unmatched\",service=\"auth\",status=\"404\"} 1"
+            ),
+            "{name}: svc-auth did not see the proxied request:\n{auth_metrics}"
+        );
+
+        // A protected path without a token never reaches its service.
         let resp = client
             .get(format!("{gw}/admin/realms/acme/users/count"))
             .send()
             .await
             .unwrap();
-        assert_eq!(
-            resp.status(),
-            404,
-            "{name}: no users route yet, but svc-users answered"
-        );
-        let users = platform
-            .services
-            .iter()
-            .find(|s| s.kind == idp_shared::ServiceKind::Users)
-            .unwrap();
-        let metrics = client
-            .get(format!("{}/metrics", users.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        assert_eq!(resp.status(), 401, "{name}");
+        let users_metrics = metrics_of(idp_shared::ServiceKind::Users).await;
         assert!(
-            metrics.contains("route=\"unmatched\",service=\"users\",status=\"404\"} 1")
-                || metrics.contains("idp_http_requests_total{method=\"GET\",route=\"unmatched\",service=\"users\",status=\"404\"} 1"),
-            "{name}: svc-users did not see the proxied request:\n{metrics}"
+            !users_metrics.contains("route=\"unmatched\""),
+            "{name}: svc-users saw an unauthenticated request:\n{users_metrics}"
         );
 
         // Internal routes are not reachable through the gateway.

@@ -6,39 +6,17 @@ mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{get_json, ready_platform, service};
-use idp_shared::ServiceKind;
-use idp_shared::security::SecretBox;
+use common::{add_service_client, get_json, ready_platform};
 use idp_shared::testkit::{TestEnv, backends, http};
 use josekit::jwk::Jwk;
 use josekit::jws::RS256;
 use serde_json::Value;
-use svc_apps::client::{Switches, new_app};
 
 const SECRET: &str = "k7Qp2vX9mT4wZ8rY1sN6bH3jL5dF0gC2aE9uI7oP4";
 
 async fn platform_with_client(env: &TestEnv) -> idp::Platform {
     let platform = ready_platform(env).await;
-    let apps = service(&platform, ServiceKind::Apps);
-    let secrets = SecretBox::from_settings(&apps.ctx.settings).unwrap();
-    let mut app = new_app(
-        "master",
-        "reporting",
-        Switches {
-            service_accounts_enabled: true,
-            ..Switches::default()
-        },
-        Default::default(),
-        &[],
-        1,
-    );
-    app.row.secret_sealed =
-        Some(secrets.seal(SECRET.as_bytes(), &svc_apps::secret_context(&app.row.id)));
-    apps.ctx
-        .db
-        .run(move |conn| svc_apps::store::insert(conn, &app))
-        .await
-        .unwrap();
+    add_service_client(&platform, "master", "reporting", SECRET).await;
     platform
 }
 

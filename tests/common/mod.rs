@@ -25,3 +25,34 @@ pub fn service(platform: &idp::Platform, kind: ServiceKind) -> &RunningService {
 pub async fn get_json(client: &reqwest::Client, url: &str) -> Value {
     client.get(url).send().await.unwrap().json().await.unwrap()
 }
+
+/// A confidential client with a service account, stored through svc-apps (until its admin
+/// route exists), its secret sealed as svc-apps seals it.
+pub async fn add_service_client(
+    platform: &idp::Platform,
+    tenant: &str,
+    client_id: &str,
+    secret: &str,
+) {
+    use svc_apps::client::{Switches, new_app};
+    let apps = service(platform, ServiceKind::Apps);
+    let secrets = idp_shared::security::SecretBox::from_settings(&apps.ctx.settings).unwrap();
+    let mut app = new_app(
+        tenant,
+        client_id,
+        Switches {
+            service_accounts_enabled: true,
+            ..Switches::default()
+        },
+        Default::default(),
+        &[],
+        1,
+    );
+    app.row.secret_sealed =
+        Some(secrets.seal(secret.as_bytes(), &svc_apps::secret_context(&app.row.id)));
+    apps.ctx
+        .db
+        .run(move |conn| svc_apps::store::insert(conn, &app))
+        .await
+        .unwrap();
+}
