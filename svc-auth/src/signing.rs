@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use idp_shared::names::now_millis;
 use josekit::jws::JwsSigner;
 
 use crate::State;
@@ -15,8 +14,11 @@ use crate::store::{self, SigningKeyRow};
 use crate::tenants::TenantInfo;
 
 /// Published keys of the tenant, with at least one active key of its algorithm.
-pub async fn key_ring(state: &State, tenant: &TenantInfo) -> Result<Vec<SigningKeyRow>, Error> {
-    let now = now_millis();
+pub async fn key_ring(
+    state: &State,
+    tenant: &TenantInfo,
+    now: i64,
+) -> Result<Vec<SigningKeyRow>, Error> {
     let keys = published(state, tenant, now).await?;
     if active_key(&keys, tenant, now).is_some() {
         return Ok(keys);
@@ -28,8 +30,10 @@ pub async fn key_ring(state: &State, tenant: &TenantInfo) -> Result<Vec<SigningK
         return Ok(keys);
     }
     let (secrets, name, algorithm) = (state.secrets.clone(), tenant.name.clone(), tenant.algorithm);
+    // The first key of an algorithm signs at once: there is nothing to roll over from, and
+    // requests racing to make it (each with its own clock reading) must all see it as active.
     let row =
-        tokio::task::spawn_blocking(move || keys::generate(&name, algorithm, &secrets, now, now))
+        tokio::task::spawn_blocking(move || keys::generate(&name, algorithm, &secrets, now, 0))
             .await
             .map_err(|e| Error::Upstream(format!("key generation task: {e}")))?
             .map_err(keys::KeyError::from)?;
@@ -86,6 +90,11 @@ impl SignerCache {
             .map(|(_, ring)| ring.clone())
     }
 
+    fn forget_ring(&self, tenant: &str) {
+        let mut rings = self.rings.lock().unwrap_or_else(|p| p.into_inner());
+        rings.remove(tenant);
+    }
+
     fn keep_ring(&self, tenant: &str, now: i64, ring: Vec<SigningKeyRow>) {
         let mut rings = self.rings.lock().unwrap_or_else(|p| p.into_inner());
         rings.insert(tenant.to_owned(), (now, ring));
@@ -106,12 +115,12 @@ impl SignerCache {
 pub async fn active_signer(
     state: &State,
     tenant: &TenantInfo,
+    now: i64,
 ) -> Result<(String, Arc<dyn JwsSigner>), Error> {
-    let now = now_millis();
     let ring = match state.signer_cache.ring(&tenant.name, now) {
         Some(ring) if active_key(&ring, tenant, now).is_some() => ring,
         _ => {
-            let ring = key_ring(state, tenant).await?;
+            let ring = key_ring(state, tenant, now).await?;
             state
                 .signer_cache
                 .keep_ring(&tenant.name, now, ring.clone());
@@ -126,4 +135,93 @@ pub async fn active_signer(
     let signer: Arc<dyn JwsSigner> = Arc::from(keys::signer(key, &state.secrets)?);
     state.signer_cache.keep_signer(&key.kid, signer.clone());
     Ok((key.kid.clone(), signer))
+}
+
+/// How long a rotated-in key is published before it signs. It must exceed both the verifiers'
+/// JWKS refetch cooldown (10 s) and this service's ring cache (10 s): then a verifier that
+/// meets the new `kid` has either fetched it already or may fetch again.
+pub const PUBLISH_LEAD_MS: i64 = 30_000;
+
+/// Slack on top of the access-token lifetime before an old key leaves the JWKS.
+const RETIRE_SLACK_MS: i64 = 60_000;
+
+/// Rotates the tenant's signing key: a new key of the tenant's algorithm is published now and
+/// signs from `now + lead_ms`; every older key stays published until the last token it may
+/// still sign has expired. Returns the new key's id.
+pub async fn rotate(
+    state: &State,
+    tenant: &TenantInfo,
+    now: i64,
+    lead_ms: i64,
+) -> Result<String, Error> {
+    let _guard = state.key_maker.lock().await;
+    let active_from = now + lead_ms.max(0);
+    let (secrets, name, algorithm) = (state.secrets.clone(), tenant.name.clone(), tenant.algorithm);
+    let row = tokio::task::spawn_blocking(move || {
+        keys::generate(&name, algorithm, &secrets, now, active_from)
+    })
+    .await
+    .map_err(|e| Error::Upstream(format!("key generation task: {e}")))?
+    .map_err(keys::KeyError::from)?;
+    let kid = row.kid.clone();
+    let retire_at = active_from + tenant.access_token_lifespan * 1000 + RETIRE_SLACK_MS;
+    state
+        .ctx
+        .db
+        .run(move |conn| store::rotate_in(conn, &row, retire_at))
+        .await?;
+    state.signer_cache.forget_ring(&tenant.name);
+    tracing::info!(tenant = %tenant.name, kid = %kid, active_from, retire_at, "rotated the signing key");
+    Ok(kid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Algorithm;
+
+    fn row(kid: &str, algorithm: &str, active_from: i64, retired_at: Option<i64>) -> SigningKeyRow {
+        SigningKeyRow {
+            kid: kid.into(),
+            tenant: "acme".into(),
+            algorithm: algorithm.into(),
+            private_key_sealed: String::new(),
+            public_jwk: String::new(),
+            public_key_der: String::new(),
+            created_at: 0,
+            active_from,
+            retired_at,
+        }
+    }
+
+    fn tenant(algorithm: Algorithm) -> TenantInfo {
+        TenantInfo {
+            name: "acme".into(),
+            enabled: true,
+            not_before: 0,
+            algorithm,
+            access_token_lifespan: 300,
+        }
+    }
+
+    #[test]
+    fn the_old_key_signs_until_the_new_one_is_due() {
+        let keys = vec![
+            row("new", "RS256", 1_000, None),
+            row("old", "RS256", 0, Some(400_000)),
+        ];
+        let t = tenant(Algorithm::Rs256);
+        assert_eq!(active_key(&keys, &t, 999).unwrap().kid, "old");
+        assert_eq!(active_key(&keys, &t, 1_000).unwrap().kid, "new");
+    }
+
+    #[test]
+    fn only_keys_of_the_tenants_algorithm_sign() {
+        let keys = vec![row("ec", "ES256", 0, None), row("rsa", "RS256", 0, None)];
+        assert_eq!(
+            active_key(&keys, &tenant(Algorithm::Es256), 5).unwrap().kid,
+            "ec"
+        );
+        assert!(active_key(&keys, &tenant(Algorithm::EdDsa), 5).is_none());
+    }
 }
