@@ -5,32 +5,13 @@
 mod common;
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use common::{add_service_client, ready_platform, service};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::{add_service_client, client_credentials_token, ready_platform, service};
 use idp_shared::testkit::{TestEnv, backends, http};
 use idp_shared::{IdpService, ServiceKind};
 use serde_json::{Map, Value, json};
 
 const SECRET: &str = "Zr8Kq3mW7xT1vB5nY9cD2fH6jL0pS4gA8eU3iO7uR1";
-
-async fn token_of(client: &reqwest::Client, gw: &str, tenant: &str) -> String {
-    let reply: Value = client
-        .post(format!(
-            "{gw}/realms/{tenant}/protocol/openid-connect/token"
-        ))
-        .header(
-            "authorization",
-            format!("Basic {}", STANDARD.encode(format!("robot:{SECRET}"))),
-        )
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    reply["access_token"].as_str().unwrap().to_owned()
-}
 
 fn claims_of(jwt: &str) -> Map<String, Value> {
     let payload = jwt.split('.').nth(1).unwrap();
@@ -57,8 +38,8 @@ async fn only_valid_access_tokens_pass_the_gateway() {
             .unwrap();
         add_service_client(&platform, "master", "robot", SECRET).await;
         add_service_client(&platform, "acme", "robot", SECRET).await;
-        let master_token = token_of(&client, &gw, "master").await;
-        let acme_token = token_of(&client, &gw, "acme").await;
+        let master_token = client_credentials_token(&client, &gw, "master", "robot", SECRET).await;
+        let acme_token = client_credentials_token(&client, &gw, "acme", "robot", SECRET).await;
 
         // Tokens signed with the tenant's real key but wrong in one way each.
         let auth = service(&platform, ServiceKind::Auth);
@@ -74,7 +55,8 @@ async fn only_valid_access_tokens_pass_the_gateway() {
             }
             let (state, tenant) = (auth_state.clone(), master.clone());
             async move {
-                svc_auth::tokens::sign(&state, &tenant, Value::Object(claims))
+                let now = idp_shared::names::now_millis();
+                svc_auth::tokens::sign(&state, &tenant, Value::Object(claims), now)
                     .await
                     .unwrap()
             }

@@ -42,3 +42,26 @@ pub fn published_keys(
         .order((signing_keys::active_from.desc(), signing_keys::kid.asc()))
         .load(conn)?)
 }
+
+/// Stores a rotated-in key and schedules the retirement of every other live key of the
+/// tenant, in one transaction.
+pub fn rotate_in(
+    conn: &mut DbConnection,
+    row: &SigningKeyRow,
+    retire_at: i64,
+) -> Result<(), DbError> {
+    conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        diesel::update(
+            signing_keys::table
+                .filter(signing_keys::tenant.eq(&row.tenant))
+                .filter(signing_keys::retired_at.is_null()),
+        )
+        .set(signing_keys::retired_at.eq(retire_at))
+        .execute(conn)?;
+        diesel::insert_into(signing_keys::table)
+            .values(row)
+            .execute(conn)?;
+        Ok(())
+    })?;
+    Ok(())
+}

@@ -69,7 +69,7 @@ pub async fn service_account_tokens(
         "clientHost": address,
         "clientAddress": address,
     });
-    let access_token = sign(state, tenant, claims).await?;
+    let access_token = sign(state, tenant, claims, now_ms).await?;
     Ok(json!({
         "access_token": access_token,
         "expires_in": lifespan,
@@ -80,9 +80,14 @@ pub async fn service_account_tokens(
     }))
 }
 
-/// Signs claims with the tenant's active key; the header names the key (`kid`).
-pub async fn sign(state: &State, tenant: &TenantInfo, claims: Value) -> Result<String, Error> {
-    let (kid, signer) = signing::active_signer(state, tenant).await?;
+/// Signs claims with the tenant's key active at `now_ms`; the header names the key (`kid`).
+pub async fn sign(
+    state: &State,
+    tenant: &TenantInfo,
+    claims: Value,
+    now_ms: i64,
+) -> Result<String, Error> {
+    let (kid, signer) = signing::active_signer(state, tenant, now_ms).await?;
     let Value::Object(map) = claims else {
         unreachable!("claims are built as a JSON object");
     };

@@ -56,3 +56,29 @@ pub async fn add_service_client(
         .await
         .unwrap();
 }
+
+/// An access token of the client's service account, through the gateway.
+pub async fn client_credentials_token(
+    client: &reqwest::Client,
+    gw: &str,
+    tenant: &str,
+    client_id: &str,
+    secret: &str,
+) -> String {
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"));
+    let reply = client
+        .post(format!(
+            "{gw}/realms/{tenant}/protocol/openid-connect/token"
+        ))
+        .header("authorization", format!("Basic {basic}"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let reply: Value = reply.json().await.unwrap();
+    reply["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token: {reply}"))
+        .to_owned()
+}

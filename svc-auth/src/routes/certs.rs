@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, http::header, web};
 use idp_shared::error::OAuth;
+use idp_shared::names::now_millis;
 use serde_json::{Value, json};
 
 use crate::error::Error;
@@ -12,7 +13,7 @@ pub async fn jwks(
     realm: web::Path<String>,
 ) -> Result<HttpResponse, OAuth<Error>> {
     let tenant = tenants::enabled_tenant(&state, &realm).await?;
-    let keys: Vec<Value> = signing::key_ring(&state, &tenant)
+    let keys: Vec<Value> = signing::key_ring(&state, &tenant, now_millis())
         .await?
         .iter()
         .filter_map(|k| serde_json::from_str(&k.public_jwk).ok())

@@ -13,9 +13,9 @@ pub async fn realm_info(
     realm: web::Path<String>,
 ) -> Result<HttpResponse, OAuth<Error>> {
     let tenant = tenants::enabled_tenant(&state, &realm).await?;
-    let keys = signing::key_ring(&state, &tenant).await?;
-    let public_key =
-        signing::active_key(&keys, &tenant, now_millis()).map(|k| k.public_key_der.clone());
+    let now = now_millis();
+    let keys = signing::key_ring(&state, &tenant, now).await?;
+    let public_key = signing::active_key(&keys, &tenant, now).map(|k| k.public_key_der.clone());
     let issuer = state.issuer(&tenant.name);
     Ok(HttpResponse::Ok().json(json!({
         "realm": tenant.name,
