@@ -6,13 +6,12 @@ use idp_shared::ServiceKind;
 use idp_shared::config::RouteRule;
 
 /// Paths served without a bearer token: the OIDC endpoints, the realm's public info, FOLIO's
-/// login and token API (they authenticate their own way), and magic links.
+/// login (it authenticates with the password) and magic links. FOLIO's `/token/sign` mints a
+/// token for any subject, so the token API stays behind the bearer check.
 const PUBLIC: &[&str] = &[
     "/realms/*/.well-known/**",
     "/realms/*/protocol/**",
     "/realms/*/kobil-magic-link/**",
-    "/token/**",
-    "/refreshtoken",
     "/authn/**",
     "/realms/*",
 ];
@@ -309,7 +308,6 @@ mod tests {
             "/realms/acme/protocol/openid-connect/token",
             "/realms/acme",
             "/authn/login",
-            "/token/sign",
         ] {
             assert!(public(path), "{path}");
         }
@@ -320,6 +318,8 @@ mod tests {
             "/realms/master/v4_realm/",
             "/realms/acme/kobilriskbits/resources-auth/verify",
             "/nevisidm/api/core/v1/c/users/u/credentials",
+            "/token/sign",
+            "/refreshtoken",
         ] {
             assert!(!public(path), "{path}");
         }
