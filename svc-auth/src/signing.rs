@@ -155,7 +155,7 @@ pub async fn rotate(
     lead_ms: i64,
 ) -> Result<String, Error> {
     let _guard = state.key_maker.lock().await;
-    let active_from = now + lead_ms.max(0);
+    let active_from = now.saturating_add(lead_ms.max(0));
     let (secrets, name, algorithm) = (state.secrets.clone(), tenant.name.clone(), tenant.algorithm);
     let row = tokio::task::spawn_blocking(move || {
         keys::generate(&name, algorithm, &secrets, now, active_from)
@@ -164,7 +164,9 @@ pub async fn rotate(
     .map_err(|e| Error::Upstream(format!("key generation task: {e}")))?
     .map_err(keys::KeyError::from)?;
     let kid = row.kid.clone();
-    let retire_at = active_from + tenant.access_token_lifespan * 1000 + RETIRE_SLACK_MS;
+    let retire_at = active_from
+        .saturating_add(tenant.access_token_lifespan.saturating_mul(1000))
+        .saturating_add(RETIRE_SLACK_MS);
     state
         .ctx
         .db

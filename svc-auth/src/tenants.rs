@@ -39,11 +39,17 @@ impl TenantInfo {
                 .as_str()
                 .and_then(Algorithm::parse)
                 .unwrap_or(Algorithm::Rs256),
-            access_token_lifespan: rep["accessTokenLifespan"]
-                .as_i64()
-                .filter(|s| *s > 0)
-                .unwrap_or(300),
+            access_token_lifespan: lifespan(&rep["accessTokenLifespan"]),
         }
+    }
+}
+
+/// A lifetime in seconds as svc-auth uses it: Keycloak's default (300) when absent or not
+/// positive, at most Keycloak's 32-bit maximum, so time arithmetic cannot overflow.
+fn lifespan(value: &Value) -> i64 {
+    match value.as_i64() {
+        Some(s) if s > 0 => s.min(i64::from(i32::MAX)),
+        _ => 300,
     }
 }
 
@@ -84,4 +90,20 @@ pub async fn lookup(state: &State, name: &str) -> Result<Option<TenantInfo>, Err
     let rep: Value = serde_json::from_slice(&bytes)
         .map_err(|e| Error::Upstream(format!("svc-tenants sent no JSON: {e}")))?;
     Ok(Some(TenantInfo::from_representation(name, &rep)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lifespans_are_bounded() {
+        assert_eq!(lifespan(&json!(600)), 600);
+        assert_eq!(lifespan(&json!(null)), 300);
+        assert_eq!(lifespan(&json!(0)), 300);
+        assert_eq!(lifespan(&json!(-5)), 300);
+        assert_eq!(lifespan(&json!(i64::MAX)), i64::from(i32::MAX));
+        assert_eq!(lifespan(&json!(u64::MAX)), 300, "not an i64: the default");
+    }
 }

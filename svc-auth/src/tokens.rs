@@ -53,7 +53,7 @@ pub async fn service_account_tokens(
     let lifespan = tenant.access_token_lifespan;
     let address = client_address(req);
     let claims = json!({
-        "exp": issued_at + lifespan,
+        "exp": issued_at.saturating_add(lifespan),
         "iat": issued_at,
         "jti": uuid::Uuid::new_v4().to_string(),
         "iss": state.issuer(&tenant.name),

@@ -152,10 +152,15 @@ pub fn check_fields(fields: &Map<String, Value>) -> Result<Map<String, Value>, S
                 kind(value)
             ));
         }
+        // Keycloak's realm counters and lifetimes are 32-bit integers; larger values would
+        // only overflow the arithmetic of whoever reads them.
         if let (Some(Value::Number(_)), Value::Number(n)) = (defaults.get(key), value)
-            && n.as_u64().is_none()
+            && n.as_u64().is_none_or(|n| n > i32::MAX as u64)
         {
-            return Err(format!("{key} must be a whole number of at least 0"));
+            return Err(format!(
+                "{key} must be a whole number from 0 to {}",
+                i32::MAX
+            ));
         }
         if key == "defaultSignatureAlgorithm"
             && !value
@@ -186,6 +191,8 @@ mod tests {
     fn fields_keep_their_types() {
         let good = json!({"accessTokenLifespan": 600, "loginTheme": "kobilv2", "customThing": [1]});
         let stored = check_fields(good.as_object().unwrap()).unwrap();
+        let largest = json!({"accessTokenLifespan": i32::MAX});
+        assert!(check_fields(largest.as_object().unwrap()).is_ok());
         assert_eq!(stored["accessTokenLifespan"], 600);
         assert_eq!(stored["customThing"], json!([1]));
 
@@ -193,6 +200,8 @@ mod tests {
             json!({"accessTokenLifespan": "600"}),
             json!({"accessTokenLifespan": -1}),
             json!({"accessTokenLifespan": 1.5}),
+            json!({"accessTokenLifespan": 2_147_483_648_u64}),
+            json!({"failureFactor": u64::MAX}),
             json!({"bruteForceProtected": "yes"}),
             json!({"defaultSignatureAlgorithm": "HS256"}),
             json!({"defaultSignatureAlgorithm": "none"}),
