@@ -19,12 +19,10 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// The gateway drains first, then the services finish what it had sent them.
+    /// The gateway drains first, then the services finish what it had sent them, all at once.
     pub async fn stop(&self) {
         self.gateway.stop().await;
-        for svc in &self.services {
-            service::stop_gracefully(svc).await;
-        }
+        futures_util::future::join_all(self.services.iter().map(service::stop_gracefully)).await;
     }
 }
 
