@@ -34,6 +34,17 @@ pub async fn start(mut settings: Settings) -> Result<Platform, StartError> {
     if settings.security.service_token.is_none() {
         settings.security.service_token = Some(Secret::new(security::random_token(32)));
     }
+    // `cargo run --release` on embedded storage: an administrator a newcomer can log in as,
+    // its password printed once by svc-users when it is set.
+    let embedded = settings
+        .database
+        .url
+        .as_ref()
+        .is_none_or(|u| u.expose().starts_with("sqlite:"));
+    if settings.bootstrap_admin_password.is_none() && embedded {
+        settings.bootstrap_admin_password = Some(Secret::new(security::random_token(18)));
+        settings.bootstrap_admin_password_generated = true;
+    }
     // Bind first: every service must know every other one's address before it starts.
     let mut listeners = Vec::new();
     for kind in ServiceKind::SERVICES {

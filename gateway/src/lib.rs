@@ -2,6 +2,9 @@
 //! tenant-prefixed path to the owning service and streams the request there and the reply
 //! back. Bearer checks and rate limits come in front of the proxy as further phases.
 
+pub mod client_address;
+pub mod cors;
+pub mod rate_limit;
 pub mod route_table;
 pub mod routes;
 
@@ -37,6 +40,13 @@ pub struct State {
     pub rejected: IntCounterVec,
     /// Checks bearer tokens against the tenants' published keys.
     pub verifier: Arc<BearerVerifier>,
+    /// Requests refused by a rate limit, by route group.
+    pub rate_limited: IntCounterVec,
+    /// Where rate-limit buckets live (shared by every replica with Redis).
+    pub cache: SharedCache,
+    pub proxies: client_address::TrustedProxies,
+    /// For the allowed-origins lookups of CORS.
+    pub client: ServiceClient,
 }
 
 impl State {
@@ -68,12 +78,25 @@ impl State {
             .registry()
             .register(Box::new(rejected.clone()))
             .map_err(|e| StartError::Other(e.to_string()))?;
+        let rate_limited = IntCounterVec::new(
+            prometheus::Opts::new(
+                "gateway_rate_limited_total",
+                "Requests refused by a rate limit",
+            ),
+            &["group"],
+        )
+        .map_err(|e| StartError::Other(e.to_string()))?;
+        metrics
+            .registry()
+            .register(Box::new(rate_limited.clone()))
+            .map_err(|e| StartError::Other(e.to_string()))?;
+        let proxies = client_address::TrustedProxies::new(&settings.gateway.trusted_proxies);
         let verifier = Arc::new(BearerVerifier::new(
             &settings,
             ServiceClient::new(&settings)?,
             cache.clone(),
         ));
-        let mut probes = Probes::new(None, cache);
+        let mut probes = Probes::new(None, cache.clone());
         if settings.gateway.readiness_checks_upstreams {
             probes = probes.with_check(Arc::new(Upstreams {
                 client: ServiceClient::new(&settings)?,
@@ -81,6 +104,10 @@ impl State {
         }
         let upstream = web::Data::new(routes::proxy::Upstream::new(&settings.gateway)?);
         Ok(State {
+            client: ServiceClient::new(&settings)?,
+            rate_limited,
+            cache,
+            proxies,
             rejected,
             verifier,
             upstream,
@@ -163,6 +190,7 @@ pub fn start(
         listener,
         workers,
         settings.http.shutdown_timeout_secs,
+        Duration::from_millis(settings.gateway.client_request_timeout_ms.max(100)),
         move |cfg| configure(cfg, state.clone()),
     )
     .map_err(|source| StartError::Bind {

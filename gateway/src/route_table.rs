@@ -6,13 +6,16 @@ use idp_shared::ServiceKind;
 use idp_shared::config::RouteRule;
 
 /// Paths served without a bearer token: the OIDC endpoints, the realm's public info, FOLIO's
-/// login (it authenticates with the password) and magic links. FOLIO's `/token/sign` mints a
-/// token for any subject, so the token API stays behind the bearer check.
+/// login (it authenticates with the password), FOLIO's refresh and invalidate (the refresh
+/// token is the credential) and magic links. FOLIO's `/token/sign` mints a token for any
+/// subject, so it and the rest of the token API stay behind the bearer check.
 const PUBLIC: &[&str] = &[
     "/realms/*/.well-known/**",
     "/realms/*/protocol/**",
     "/realms/*/kobil-magic-link/**",
     "/authn/**",
+    "/token/refresh",
+    "/token/invalidate",
     "/realms/*",
 ];
 
@@ -23,6 +26,8 @@ pub const DEFAULT_ROUTES: &[(&str, ServiceKind)] = &[
     ("/realms/*/protocol/**", ServiceKind::Auth),
     ("/realms/*/kobil-magic-link/**", ServiceKind::Auth),
     ("/admin/realms/*/keys/**", ServiceKind::Auth),
+    ("/token/refresh", ServiceKind::Auth),
+    ("/token/invalidate", ServiceKind::Auth),
     ("/token/**", ServiceKind::Auth),
     ("/refreshtoken", ServiceKind::Auth),
     // svc-login: FOLIO authn, attack detection, NEVIS credentials, resend-OTP lockout
@@ -34,6 +39,7 @@ pub const DEFAULT_ROUTES: &[(&str, ServiceKind)] = &[
     // svc-users
     ("/admin/realms/*/users/**", ServiceKind::Users),
     ("/admin/realms/*/groups/**", ServiceKind::Users),
+    ("/admin/realms/*/group-by-path/**", ServiceKind::Users),
     ("/realms/*/v3_user/**", ServiceKind::Users),
     ("/realms/*/v3_client/groups/*/users", ServiceKind::Users),
     ("/realms/*/v3_client/*/*/users", ServiceKind::Users),
@@ -44,6 +50,8 @@ pub const DEFAULT_ROUTES: &[(&str, ServiceKind)] = &[
     // svc-tenants
     ("/admin/realms", ServiceKind::Tenants),
     ("/admin/realms/*", ServiceKind::Tenants),
+    ("/admin/realms/*/push-revocation", ServiceKind::Tenants),
+    ("/admin/realms/*/logout-all", ServiceKind::Tenants),
     ("/admin/realms/*/roles/**", ServiceKind::Tenants),
     ("/admin/realms/*/roles-by-id/**", ServiceKind::Tenants),
     ("/realms/*/v4_realm/**", ServiceKind::Tenants),
@@ -163,13 +171,16 @@ impl RouteTable {
 }
 
 /// The tenants whose tokens a protected path accepts: the tenant it names
-/// (`/realms/{t}/..`, `/admin/realms/{t}/..`) and `master`, whose admins manage every tenant.
-pub fn accepted_tenants(path: &str) -> Vec<&str> {
-    let mut segments = path.trim_start_matches('/').split('/');
-    let named = match (segments.next(), segments.next(), segments.next()) {
-        (Some("realms"), Some(t), _) => Some(t),
-        (Some("admin"), Some("realms"), Some(t)) => Some(t),
-        _ => None,
+/// (`/realms/{t}/..`, `/admin/realms/{t}/..`, NEVIS' `/nevisidm/api/core/v1/{t}/..`, or
+/// FOLIO's `X-Okapi-Tenant` header for paths that name none) and `master`, whose admins
+/// manage every tenant. The service checks the token again, with the same rule.
+pub fn accepted_tenants<'a>(path: &'a str, okapi_tenant: Option<&'a str>) -> Vec<&'a str> {
+    let segments: Vec<&str> = path.trim_start_matches('/').splitn(6, '/').collect();
+    let named = match segments.as_slice() {
+        ["realms", t, ..] => Some(*t),
+        ["admin", "realms", t, ..] => Some(*t),
+        ["nevisidm", "api", "core", "v1", t, ..] => Some(*t),
+        _ => okapi_tenant,
     };
     match named {
         Some(t) if !t.is_empty() && t != "master" => vec![t, "master"],
@@ -308,6 +319,8 @@ mod tests {
             "/realms/acme/protocol/openid-connect/token",
             "/realms/acme",
             "/authn/login",
+            "/token/refresh",
+            "/token/invalidate",
         ] {
             assert!(public(path), "{path}");
         }
@@ -319,6 +332,8 @@ mod tests {
             "/realms/acme/kobilriskbits/resources-auth/verify",
             "/nevisidm/api/core/v1/c/users/u/credentials",
             "/token/sign",
+            "/token/invalidate-all",
+            "/token",
             "/refreshtoken",
         ] {
             assert!(!public(path), "{path}");
@@ -329,16 +344,29 @@ mod tests {
     #[test]
     fn token_tenants_come_from_the_path() {
         assert_eq!(
-            accepted_tenants("/admin/realms/acme/users"),
+            accepted_tenants("/admin/realms/acme/users", None),
             vec!["acme", "master"]
         );
         assert_eq!(
-            accepted_tenants("/realms/acme/v3_user"),
+            accepted_tenants("/realms/acme/v3_user", Some("other")),
+            vec!["acme", "master"],
+            "the path's tenant wins over the header"
+        );
+        assert_eq!(
+            accepted_tenants("/realms/master/v4_realm/", None),
+            vec!["master"]
+        );
+        assert_eq!(accepted_tenants("/admin/realms", None), vec!["master"]);
+        assert_eq!(accepted_tenants("/nevisidm/api/x", None), vec!["master"]);
+        assert_eq!(
+            accepted_tenants("/nevisidm/api/core/v1/acme/users/u/credentials", None),
             vec!["acme", "master"]
         );
-        assert_eq!(accepted_tenants("/realms/master/v4_realm/"), vec!["master"]);
-        assert_eq!(accepted_tenants("/admin/realms"), vec!["master"]);
-        assert_eq!(accepted_tenants("/nevisidm/api/x"), vec!["master"]);
+        assert_eq!(
+            accepted_tenants("/token/sign", Some("acme")),
+            vec!["acme", "master"]
+        );
+        assert_eq!(accepted_tenants("/token/sign", None), vec!["master"]);
     }
 
     #[test]

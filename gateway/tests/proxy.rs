@@ -1,5 +1,7 @@
 //! The proxy against a real HTTP upstream started here: it streams both ways, strips
-//! hop-by-hop headers, sets forwarding headers, and answers 413, 502 and 504 with JSON.
+//! hop-by-hop headers, sets forwarding headers, and answers 413, 502 and 504 with JSON. At
+//! the edge: security headers, rate limits shared by several gateways (one bucket whatever
+//! a client claims in X-Forwarded-For), and a drain that finishes accepted requests.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -189,7 +191,8 @@ async fn forwards_method_path_query_and_body_and_sets_forwarding_headers() {
         h["traceparent"],
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     );
-    assert_eq!(h["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+    // The peer is no trusted proxy: its own X-Forwarded-For claim is dropped.
+    assert_eq!(h["x-forwarded-for"], "127.0.0.1");
     // The scheme of the gateway's own connection, not the client's claim.
     assert_eq!(h["x-forwarded-proto"], "http");
     assert!(
@@ -417,4 +420,221 @@ async fn a_relative_path_prefix_is_stripped_before_routing() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 404, "outside the prefix");
+}
+
+// ---- the edge: security headers, rate limits, drain ----------------------------------------
+
+/// A rate limit tight enough to hit: `burst` requests, then one a minute.
+fn tight_limits(settings: &mut Settings, burst: u32) {
+    settings.gateway.rate_limits.enabled = true;
+    settings.gateway.rate_limits.admin = idp_shared::config::RateLimit {
+        per_minute: 1,
+        burst,
+    };
+}
+
+#[actix_web::test]
+async fn every_reply_carries_security_headers_and_hsts_only_over_tls() {
+    let up = upstream(Arc::default());
+    let (_gw, gw) = gateway(&up, |s| {
+        s.gateway.trusted_proxies = vec!["127.0.0.1".into()]
+    })
+    .await;
+    for path in ["/realms/t/x", "/health/live", "/no/route"] {
+        let resp = client().get(format!("{gw}{path}")).send().await.unwrap();
+        let h = resp.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert!(h.get("server").is_none(), "{path}: no server banner");
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "{path}: plain HTTP"
+        );
+    }
+    // Behind a trusted TLS-terminating proxy: HSTS, and the services hear "https".
+    let resp = client()
+        .get(format!("{gw}/realms/t/x"))
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-for", "198.51.100.7")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .starts_with("max-age=")
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["headers"]["x-forwarded-proto"], "https");
+    assert_eq!(body["headers"]["x-forwarded-for"], "198.51.100.7");
+    // Proxied requests are counted by route-table pattern, never by raw path.
+    let metrics = client()
+        .get(format!("{gw}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("route=\"/realms/**\""), "{metrics}");
+    assert!(!metrics.contains("/realms/t/x"), "{metrics}");
+}
+
+#[actix_web::test]
+async fn a_spoofed_forwarded_for_does_not_change_the_rate_limit_key() {
+    let up = upstream(Arc::default());
+    let (_gw, gw) = gateway(&up, |s| tight_limits(s, 3)).await;
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let resp = client()
+            .get(format!("{gw}/realms/t/thing"))
+            .header("x-forwarded-for", format!("10.9.9.{i}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status().as_u16());
+        if resp.status() == 429 {
+            let wait: u64 = resp.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=60).contains(&wait), "Retry-After {wait}");
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(body["error"], "TOO_MANY_REQUESTS");
+        }
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429, 429]);
+    // Another tenant has a bucket of its own.
+    let other = client()
+        .get(format!("{gw}/realms/u/thing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+    // Routes outside the limited groups are not limited (discovery, health).
+    let health = client()
+        .get(format!("{gw}/health/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[actix_web::test]
+async fn a_trusted_proxy_gives_each_client_its_own_bucket() {
+    let up = upstream(Arc::default());
+    let (_gw, gw) = gateway(&up, |s| {
+        tight_limits(s, 1);
+        s.gateway.trusted_proxies = vec!["127.0.0.0/8".into()];
+    })
+    .await;
+    for client_ip in ["198.51.100.1", "198.51.100.2"] {
+        let first = client()
+            .get(format!("{gw}/realms/t/thing"))
+            .header("x-forwarded-for", client_ip)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(first.status(), 200, "{client_ip}");
+        let second = client()
+            .get(format!("{gw}/realms/t/thing"))
+            .header("x-forwarded-for", client_ip)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(second.status(), 429, "{client_ip}");
+    }
+}
+
+/// Three gateways (replicas) with their own connections to one cache: Redis when the run has
+/// one, else one in-process cache shared by the three.
+#[actix_web::test]
+async fn three_gateways_enforce_one_limit_together() {
+    let up = upstream(Arc::default());
+    let shared_memory: SharedCache = cache::connect(&Settings::for_test(tempfile_dir()).cache)
+        .await
+        .unwrap();
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let mut gateways = Vec::new();
+    for _ in 0..3 {
+        let mut settings = Settings::for_test(tempfile_dir());
+        settings.services.auth = up.clone();
+        settings.gateway.routes = vec![RouteRule {
+            pattern: "/realms/**".into(),
+            service: "auth".into(),
+            public: true,
+        }];
+        settings.gateway.readiness_checks_upstreams = false;
+        tight_limits(&mut settings, 10);
+        let cache = match std::env::var("IDP_TEST_REDIS_URL") {
+            Ok(url) => {
+                settings.cache.url = idp_shared::config::Secret::new(url);
+                settings.cache.prefix = prefix.clone();
+                cache::connect(&settings.cache)
+                    .await
+                    .expect("IDP_TEST_REDIS_URL is set, so Redis must answer")
+            }
+            Err(_) => shared_memory.clone(),
+        };
+        let gw = gateway::start(
+            Arc::new(settings),
+            cache,
+            bind("127.0.0.1:0").unwrap(),
+            Some(1),
+        )
+        .unwrap();
+        gateways.push(gw);
+    }
+    let mut sends = Vec::new();
+    for i in 0..30 {
+        let url = format!("{}/realms/t/thing", gateways[i % 3].url);
+        sends.push(async move { client().get(url).send().await.unwrap().status().as_u16() });
+    }
+    let statuses = futures_util::future::join_all(sends).await;
+    let allowed = statuses.iter().filter(|s| **s == 200).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((allowed, limited), (10, 20), "{statuses:?}");
+    for gw in &gateways {
+        gw.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn stopping_finishes_every_accepted_request() {
+    let up = upstream(Arc::default());
+    let (gw_handle, gw) = gateway(&up, |s| s.gateway.upstream_timeout_ms = 10_000).await;
+    // Requests in flight (the upstream takes 3 s) when the drain begins.
+    let in_flight: Vec<_> = (0..8)
+        .map(|_| {
+            let url = format!("{gw}/realms/t/slow");
+            actix_web::rt::spawn(async move { client().get(url).send().await.map(|r| r.status()) })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ready = client()
+        .get(format!("{gw}/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let stopping = actix_web::rt::spawn(async move { gw_handle.stop().await });
+    for request in in_flight {
+        let status = request
+            .await
+            .unwrap()
+            .expect("an accepted request was answered");
+        assert_eq!(status, 200);
+    }
+    stopping.await.unwrap();
+    assert!(
+        client()
+            .get(format!("{gw}/health/live"))
+            .send()
+            .await
+            .is_err(),
+        "the gateway no longer accepts"
+    );
 }

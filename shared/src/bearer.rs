@@ -33,6 +33,8 @@ pub const LEEWAY_SECS: i64 = 30;
 const REFETCH_COOLDOWN: Duration = Duration::from_secs(10);
 /// A tenant's JWKS is read again after this long even when every `kid` is known.
 const JWKS_MAX_AGE: Duration = Duration::from_secs(300);
+/// A tenant's `notBefore` (Keycloak's push-revocation) is read again after this long.
+pub const NOT_BEFORE_MAX_AGE: Duration = Duration::from_secs(2);
 
 /// Cache key under which svc-auth marks a revoked token id.
 pub fn revoked_token_key(jti: &str) -> String {
@@ -80,6 +82,8 @@ pub enum BearerError {
     NotYetValid,
     #[error("only access tokens are accepted")]
     NotAccessToken,
+    #[error("the token is not of the expected type")]
+    WrongType,
     #[error("the token has been revoked")]
     Revoked,
     /// Keys or revocations could not be read; the text is for the log.
@@ -129,6 +133,8 @@ pub struct BearerVerifier {
     cache: SharedCache,
     sets: Mutex<HashMap<String, KeySet>>,
     fetching: tokio::sync::Mutex<()>,
+    /// Per tenant: its `notBefore` (seconds) and when it was read.
+    not_before: Mutex<HashMap<String, (i64, Instant)>>,
 }
 
 impl BearerVerifier {
@@ -139,6 +145,7 @@ impl BearerVerifier {
             cache,
             sets: Mutex::new(HashMap::new()),
             fetching: tokio::sync::Mutex::new(()),
+            not_before: Mutex::new(HashMap::new()),
         }
     }
 
@@ -153,6 +160,66 @@ impl BearerVerifier {
         tenants: &[&str],
         now: i64,
     ) -> Result<Principal, BearerError> {
+        let (tenant, claims) = self
+            .verify_signed(token, tenants, now, "Bearer", true)
+            .await
+            .map_err(|e| match e {
+                BearerError::WrongType => BearerError::NotAccessToken,
+                other => other,
+            })?;
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or(BearerError::Malformed)?;
+        let principal = principal(&tenant, &claims, exp)?;
+        // Tokens issued before the tenant's not-before (push-revocation) are revoked.
+        let not_before = self.tenant_not_before(&tenant).await;
+        if not_before > 0 && claims.get("iat").and_then(Value::as_i64).unwrap_or(0) < not_before {
+            return Err(BearerError::Revoked);
+        }
+        self.check_revocation(&principal).await?;
+        Ok(principal)
+    }
+
+    /// The tenant's `notBefore`, kept per process for [`NOT_BEFORE_MAX_AGE`]. When svc-tenants
+    /// cannot be asked, the last value read stands (logged).
+    async fn tenant_not_before(&self, tenant: &str) -> i64 {
+        let known = {
+            let memo = self.not_before.lock().unwrap_or_else(|p| p.into_inner());
+            memo.get(tenant).copied()
+        };
+        if let Some((value, read)) = known
+            && read.elapsed() < NOT_BEFORE_MAX_AGE
+        {
+            return value;
+        }
+        let value = match crate::realms::lookup_realm(&self.client, &*self.cache, tenant).await {
+            Ok(Some(realm)) => realm["notBefore"].as_i64().unwrap_or(0),
+            Ok(None) => 0,
+            Err(e) => {
+                tracing::warn!(tenant = %tenant, error = %e, "realm not-before unavailable");
+                known.map_or(0, |(v, _)| v)
+            }
+        };
+        self.not_before
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(tenant.to_owned(), (value, Instant::now()));
+        value
+    }
+
+    /// Checks a token of type `typ` ("Bearer", "ID", ...) issued by one of `tenants`: header,
+    /// issuer, key, signature, not-before, and expiry when `check_expiry` (a logout's
+    /// `id_token_hint` may have expired). Returns the issuing tenant and the claims; nothing
+    /// about revocation.
+    pub async fn verify_signed(
+        &self,
+        token: &str,
+        tenants: &[&str],
+        now: i64,
+        typ: &str,
+        check_expiry: bool,
+    ) -> Result<(String, Map<String, Value>), BearerError> {
         if token.len() > MAX_TOKEN_BYTES || token.split('.').count() != 3 {
             return Err(BearerError::Malformed);
         }
@@ -195,7 +262,7 @@ impl BearerVerifier {
             .get("exp")
             .and_then(Value::as_i64)
             .ok_or(BearerError::Malformed)?;
-        if now > exp + LEEWAY_SECS {
+        if check_expiry && now > exp + LEEWAY_SECS {
             return Err(BearerError::Expired);
         }
         if claims
@@ -205,12 +272,10 @@ impl BearerVerifier {
         {
             return Err(BearerError::NotYetValid);
         }
-        if claims.get("typ").and_then(Value::as_str) != Some("Bearer") {
-            return Err(BearerError::NotAccessToken);
+        if claims.get("typ").and_then(Value::as_str) != Some(typ) {
+            return Err(BearerError::WrongType);
         }
-        let principal = principal(tenant, claims, exp)?;
-        self.check_revocation(&principal).await?;
-        Ok(principal)
+        Ok(((*tenant).to_owned(), claims.clone()))
     }
 
     async fn check_revocation(&self, p: &Principal) -> Result<(), BearerError> {

@@ -41,6 +41,15 @@ pub trait Cache: Send + Sync + 'static {
     async fn incr(&self, key: &str, by: i64, ttl: Duration) -> Result<i64, CacheError>;
     /// Remaining time to live; None when the key is absent.
     async fn ttl(&self, key: &str) -> Result<Option<Duration>, CacheError>;
+    /// One request against a GCRA rate limit (a token bucket of `burst` refilled one token
+    /// per `interval`), decided atomically: None when allowed, else how long until the next
+    /// request would be. Every caller sharing the cache shares the limit.
+    async fn throttle(
+        &self,
+        key: &str,
+        interval: Duration,
+        burst: u32,
+    ) -> Result<Option<Duration>, CacheError>;
     async fn ping(&self) -> Result<(), CacheError>;
     /// "memory" or "redis", for logs and readiness replies.
     fn kind(&self) -> &'static str;
@@ -81,10 +90,21 @@ pub struct MemoryCache {
     inner: Mutex<MemoryState>,
 }
 
-#[derive(Default)]
 struct MemoryState {
     entries: HashMap<String, Entry>,
     writes_since_sweep: u32,
+    /// The zero of the rate limiter's clock.
+    epoch: Instant,
+}
+
+impl Default for MemoryState {
+    fn default() -> Self {
+        MemoryState {
+            entries: HashMap::new(),
+            writes_since_sweep: 0,
+            epoch: Instant::now(),
+        }
+    }
 }
 
 const SWEEP_EVERY: u32 = 4096;
@@ -221,6 +241,38 @@ impl Cache for MemoryCache {
         Ok(self.with(|s, now| Self::live(s, &key, now).map(|e| e.expires - now)))
     }
 
+    async fn throttle(
+        &self,
+        key: &str,
+        interval: Duration,
+        burst: u32,
+    ) -> Result<Option<Duration>, CacheError> {
+        let key = self.key(key);
+        let step = interval.as_micros().max(1) as u64;
+        self.with(|s, now| {
+            // The theoretical arrival time, as micros from this cache's own clock.
+            let clock = now.duration_since(s.epoch).as_micros() as u64;
+            let tat = Self::live(s, &key, now)
+                .and_then(|e| std::str::from_utf8(&e.value).ok()?.parse::<u64>().ok())
+                .unwrap_or(clock)
+                .max(clock);
+            let allowance = step.saturating_mul(u64::from(burst.max(1)) - 1);
+            if tat - clock > allowance {
+                return Ok(Some(Duration::from_micros(tat - clock - allowance)));
+            }
+            let next = tat + step;
+            s.entries.insert(
+                key,
+                Entry {
+                    value: next.to_string().into_bytes(),
+                    expires: now + Duration::from_micros(next - clock),
+                },
+            );
+            Self::note_write(s, now);
+            Ok(None)
+        })
+    }
+
     async fn ping(&self) -> Result<(), CacheError> {
         Ok(())
     }
@@ -244,7 +296,26 @@ pub struct RedisCache {
     prefix: String,
     conn: ConnectionManager,
     incr_script: redis::Script,
+    throttle_script: redis::Script,
 }
+
+/// GCRA on the server's clock (so replicas with skewed clocks share one limit): the key holds
+/// the theoretical arrival time in microseconds. Returns 0 when allowed, else the wait in
+/// microseconds.
+const THROTTLE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local step = tonumber(ARGV[1])
+local allowance = step * (tonumber(ARGV[2]) - 1)
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+if tat - now > allowance then
+  return math.max(1, math.floor(tat - now - allowance))
+end
+local next = tat + step
+redis.call('SET', KEYS[1], string.format('%d', next), 'PX', math.ceil((next - now) / 1000) + 1)
+return 0
+";
 
 /// INCRBY and, only for a key that has no expiry yet, PEXPIRE: one atomic step on the server.
 const INCR_WITH_TTL: &str = r"
@@ -270,6 +341,7 @@ impl RedisCache {
             prefix: prefix.to_owned(),
             conn,
             incr_script: redis::Script::new(INCR_WITH_TTL),
+            throttle_script: redis::Script::new(THROTTLE),
         })
     }
 
@@ -367,6 +439,24 @@ impl Cache for RedisCache {
             -1 => Some(Duration::MAX),
             ms => Some(Duration::from_millis(ms as u64)),
         })
+    }
+
+    async fn throttle(
+        &self,
+        key: &str,
+        interval: Duration,
+        burst: u32,
+    ) -> Result<Option<Duration>, CacheError> {
+        let mut conn = self.conn.clone();
+        let wait: i64 = self
+            .throttle_script
+            .key(self.key(key))
+            .arg(interval.as_micros().max(1) as u64)
+            .arg(burst.max(1))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok((wait > 0).then(|| Duration::from_micros(wait as u64)))
     }
 
     async fn ping(&self) -> Result<(), CacheError> {

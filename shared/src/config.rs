@@ -128,9 +128,14 @@ pub struct Settings {
     /// Master admin created on first start (`IDP_BOOTSTRAP_ADMIN_USERNAME`).
     #[serde(default)]
     pub bootstrap_admin_username: Option<String>,
-    /// Its password (`IDP_BOOTSTRAP_ADMIN_PASSWORD`); unset in the embedded mode: generated.
+    /// Its password (`IDP_BOOTSTRAP_ADMIN_PASSWORD`); unset: no administrator is made (the
+    /// all-in-one binary on embedded storage generates one instead).
     #[serde(default)]
     pub bootstrap_admin_password: Option<Secret>,
+    /// Set by the all-in-one binary when it generated the password, so svc-users prints it
+    /// once, when it is actually set. Never read from configuration.
+    #[serde(skip)]
+    pub bootstrap_admin_password_generated: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -312,6 +317,79 @@ pub struct GatewaySettings {
     /// Whether `/health/ready` of the gateway also asks every service. On Kubernetes set it
     /// false, so one unready service does not take every gateway pod out of rotation.
     pub readiness_checks_upstreams: bool,
+    /// Addresses or CIDR ranges (`10.0.0.0/8`) of the proxies in front of the gateway (an
+    /// Ingress controller, a load balancer). Only their X-Forwarded-For and -Proto are
+    /// believed; anyone else's are ignored. Default: none. A list in a file, or one
+    /// comma-separated string (`IDP_GATEWAY__TRUSTED_PROXIES=10.0.0.0/8,fd00::/8`).
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub trusted_proxies: Vec<String>,
+    /// Rate limits per client address, tenant and route group, shared through the cache.
+    pub rate_limits: RateLimitSettings,
+    /// Milliseconds a client may take to send its request head (408 after it).
+    pub client_request_timeout_ms: u64,
+}
+
+/// A list from a config file, or a comma-separated string from an environment variable
+/// (environment values stay strings, so secrets are never reinterpreted as numbers).
+fn list_or_comma_separated<'de, D>(deserializer: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrText {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match ListOrText::deserialize(deserializer)? {
+        ListOrText::List(items) => items,
+        ListOrText::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+/// One limit: `per_minute` sustained, `burst` at once (GCRA).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    /// The token endpoints (OIDC token, introspection, revocation; FOLIO's /token).
+    pub token: RateLimit,
+    /// Logins: FOLIO's /authn, the authorization endpoint, magic links.
+    pub login: RateLimit,
+    /// The admin APIs (Keycloak's /admin, KOBIL's management routes, NEVIS).
+    pub admin: RateLimit,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings {
+            enabled: true,
+            token: RateLimit {
+                per_minute: 1200,
+                burst: 100,
+            },
+            login: RateLimit {
+                per_minute: 120,
+                burst: 20,
+            },
+            admin: RateLimit {
+                per_minute: 1200,
+                burst: 200,
+            },
+        }
+    }
 }
 
 impl Default for GatewaySettings {
@@ -322,6 +400,9 @@ impl Default for GatewaySettings {
             upstream_timeout_ms: 30_000,
             connect_timeout_ms: 2_000,
             readiness_checks_upstreams: true,
+            trusted_proxies: Vec::new(),
+            rate_limits: RateLimitSettings::default(),
+            client_request_timeout_ms: 10_000,
         }
     }
 }
@@ -431,6 +512,25 @@ impl Settings {
                 "database.pool_max_size must be at least 1".into(),
             ));
         }
+        for proxy in &self.gateway.trusted_proxies {
+            if parse_network(proxy).is_none() {
+                return Err(SettingsError::Invalid(format!(
+                    "gateway.trusted_proxies: {proxy:?} is not an address or CIDR range"
+                )));
+            }
+        }
+        let limits = &self.gateway.rate_limits;
+        for (name, limit) in [
+            ("token", limits.token),
+            ("login", limits.login),
+            ("admin", limits.admin),
+        ] {
+            if limit.per_minute == 0 || limit.burst == 0 {
+                return Err(SettingsError::Invalid(format!(
+                    "gateway.rate_limits.{name}: per_minute and burst must be at least 1 (set enabled = false to turn limits off)"
+                )));
+            }
+        }
         for rule in &self.gateway.routes {
             if ServiceKind::from_name(&rule.service).is_none_or(|k| k == ServiceKind::Gateway) {
                 return Err(SettingsError::Invalid(format!(
@@ -504,6 +604,16 @@ impl Settings {
 }
 
 /// Postgres identifiers we put into SQL text ourselves must be plain lower-case names.
+/// An address or CIDR range: `10.1.2.3`, `10.0.0.0/8`, `::1`, `fd00::/8`.
+pub fn parse_network(text: &str) -> Option<ipnet::IpNet> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>().ok().or_else(|| {
+        text.parse::<std::net::IpAddr>()
+            .ok()
+            .map(ipnet::IpNet::from)
+    })
+}
+
 pub fn check_identifier(name: &str) -> Result<(), SettingsError> {
     let ok = !name.is_empty()
         && name.len() <= 63
@@ -565,6 +675,42 @@ mod tests {
                 url: "postgres://u@localhost/idp".into(),
                 schema: "login".into()
             }
+        );
+    }
+
+    #[test]
+    fn gateway_edge_settings_come_from_the_environment() {
+        let s = Settings::load_from(env(&[
+            (
+                "IDP_GATEWAY__TRUSTED_PROXIES",
+                "10.0.0.0/8, fd00::/8,192.168.1.1",
+            ),
+            ("IDP_GATEWAY__RATE_LIMITS__ENABLED", "false"),
+            ("IDP_GATEWAY__RATE_LIMITS__LOGIN__PER_MINUTE", "30"),
+            ("IDP_GATEWAY__RATE_LIMITS__LOGIN__BURST", "5"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            s.gateway.trusted_proxies,
+            vec!["10.0.0.0/8", "fd00::/8", "192.168.1.1"]
+        );
+        assert!(!s.gateway.rate_limits.enabled);
+        assert_eq!(
+            s.gateway.rate_limits.login,
+            RateLimit {
+                per_minute: 30,
+                burst: 5
+            }
+        );
+        assert!(
+            Settings::load_from(env(&[("IDP_GATEWAY__TRUSTED_PROXIES", "10.0.0.0/33")])).is_err()
+        );
+        assert!(
+            Settings::load_from(env(&[
+                ("IDP_GATEWAY__RATE_LIMITS__TOKEN__BURST", "0"),
+                ("IDP_GATEWAY__RATE_LIMITS__TOKEN__PER_MINUTE", "5")
+            ]))
+            .is_err()
         );
     }
 

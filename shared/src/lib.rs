@@ -1,13 +1,16 @@
 //! `idp-shared`: what two or more parts of the identity provider need, and nothing else.
 
+pub mod admin;
 pub mod bearer;
 pub mod cache;
+pub mod cache_keys;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod health;
 pub mod http_client;
 pub mod names;
+pub mod realms;
 pub mod security;
 pub mod service;
 pub mod telemetry;

@@ -48,6 +48,18 @@ pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: Aes256Gcm,
+    /// Root of derived MAC keys: HMAC-SHA256(key-encryption key, "idp:mac-keys"), so a
+    /// derived key never equals the encryption key itself.
+    mac_root: std::sync::Arc<Vec<u8>>,
+}
+
+/// HMAC-SHA256 (josekit's, a maintained implementation).
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    use josekit::jws::{HS256, JwsSigner};
+    HS256
+        .signer_from_bytes(key)
+        .and_then(|signer| signer.sign(message))
+        .expect("HMAC-SHA256 accepts any key and message")
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -61,7 +73,16 @@ impl SecretBox {
         let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| {
             SecurityError::KeyEncryptionKey("must be 32 bytes (base64 encoded)".into())
         })?;
-        Ok(SecretBox { cipher })
+        Ok(SecretBox {
+            cipher,
+            mac_root: std::sync::Arc::new(hmac_sha256(key, b"idp:mac-keys")),
+        })
+    }
+
+    /// A 256-bit key for MACs, bound to `context` (e.g. `refresh-token:<tenant>`): every
+    /// replica derives the same key from the configured key-encryption key.
+    pub fn mac_key(&self, context: &str) -> Vec<u8> {
+        hmac_sha256(&self.mac_root, context.as_bytes())
     }
 
     /// The configured key, or in the embedded mode one generated once and kept (mode 0600)
@@ -217,6 +238,19 @@ mod tests {
         );
         assert!(a.open(&sealed, "signing-key:k2").is_err(), "other context");
         assert!(b.open(&sealed, "signing-key:k1").is_err(), "other key");
+        assert_eq!(
+            a.mac_key("refresh-token:acme"),
+            a.clone().mac_key("refresh-token:acme")
+        );
+        assert_ne!(
+            a.mac_key("refresh-token:acme"),
+            a.mac_key("refresh-token:other")
+        );
+        assert_ne!(
+            a.mac_key("refresh-token:acme"),
+            b.mac_key("refresh-token:acme")
+        );
+        assert_eq!(a.mac_key("x").len(), 32);
         assert!(a.open("v1:AAAA", "x").is_err());
         assert!(a.open("plain", "x").is_err());
         // A fresh nonce each time.

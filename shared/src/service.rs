@@ -7,9 +7,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 
+use crate::admin::ErrorShape;
+use crate::bearer::BearerVerifier;
 use crate::cache::{self, SharedCache};
 use crate::config::{ServiceKind, Settings};
 use crate::db::{Db, Migrations};
@@ -46,6 +48,8 @@ pub struct ServiceContext {
     pub cache: SharedCache,
     pub metrics: web::Data<Metrics>,
     pub client: ServiceClient,
+    /// Verifies bearer tokens on admin and self-service routes.
+    pub verifier: web::Data<BearerVerifier>,
     probes: Probes,
 }
 
@@ -59,7 +63,13 @@ impl ServiceContext {
     ) -> Result<Self, StartError> {
         let db = Db::new(&settings, kind)?;
         let client = ServiceClient::new(&settings)?;
+        let verifier = web::Data::new(BearerVerifier::new(
+            &settings,
+            client.clone(),
+            cache.clone(),
+        ));
         Ok(ServiceContext {
+            verifier,
             kind,
             probes: Probes::new(Some(db.clone()), cache.clone()),
             db,
@@ -79,6 +89,8 @@ impl ServiceContext {
     pub fn configure_common(&self, cfg: &mut web::ServiceConfig, shape: Shape) {
         crate::health::configure(cfg, self.probes(), self.metrics.clone());
         crate::error::extractor_configs(shape, self.settings.http.max_body_bytes).register(cfg);
+        cfg.app_data(self.verifier.clone());
+        cfg.app_data(web::Data::new(ErrorShape(shape)));
         cfg.app_data(web::Data::new(crate::security::ServiceToken(
             self.settings.security.service_token.clone(),
         )));
@@ -106,6 +118,7 @@ pub fn serve<F>(
     listener: TcpListener,
     workers: usize,
     shutdown_timeout_secs: u64,
+    client_request_timeout: std::time::Duration,
     configure: F,
 ) -> std::io::Result<Server>
 where
@@ -114,15 +127,31 @@ where
     Ok(HttpServer::new(move || {
         // The JSON 404 first, so a part may replace it (the gateway proxies instead).
         App::new()
+            .wrap(security_headers())
             .wrap(from_fn(telemetry::observe))
             .default_service(web::to(crate::error::not_found))
             .configure(configure.clone())
     })
     .workers(workers.max(1))
+    // A client that has not sent its request head by then gets 408 (slow-loris defence).
+    .client_request_timeout(client_request_timeout)
     .shutdown_timeout(shutdown_timeout_secs)
     .disable_signals()
     .listen(listener)?
     .run())
+}
+
+/// Headers every reply carries unless its handler set its own (a hosted page sets a fuller
+/// Content-Security-Policy): no MIME sniffing, no referrer leaks, no framing.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("X-Frame-Options", "DENY"))
+        .add((
+            "Content-Security-Policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ))
 }
 
 pub fn bind(addr: &str) -> Result<TcpListener, StartError> {
@@ -186,6 +215,7 @@ pub async fn start_with_context<S: IdpService>(
         listener,
         workers,
         ctx.settings.http.shutdown_timeout_secs,
+        std::time::Duration::from_secs(5),
         move |cfg| S::configure(cfg, state.clone()),
     )
     .map_err(|source| StartError::Bind {

@@ -11,7 +11,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::web;
+use actix_web::{HttpMessage, web};
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -206,6 +206,11 @@ impl Metrics {
     }
 }
 
+/// The route label of a request whose handler is not an actix route of its own (the
+/// gateway's proxy puts its route-table pattern here).
+#[derive(Debug, Clone)]
+pub struct RouteLabel(pub String);
+
 /// Middleware for every server: request span linked to the caller's trace, and metrics
 /// labelled by route pattern (never by raw path, which would grow without bound).
 pub async fn observe(
@@ -232,9 +237,10 @@ pub async fn observe(
     let status = res.status().as_u16();
     span.record("http.status", status);
     if let Some(metrics) = metrics {
-        let route = res
-            .request()
-            .match_pattern()
+        let labelled = res.request().extensions().get::<RouteLabel>().cloned();
+        let route = labelled
+            .map(|l| l.0)
+            .or_else(|| res.request().match_pattern())
             .unwrap_or_else(|| "unmatched".to_owned());
         metrics.observe(&method, &route, status, started.elapsed().as_secs_f64());
     }

@@ -77,6 +77,9 @@ impl TestEnv {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let mut base = Settings::for_test(dir.path());
         base.http.shutdown_timeout_secs = 1;
+        // Tests drive thousands of requests from one address; the rate-limit tests turn the
+        // limits back on with limits of their own.
+        base.gateway.rate_limits.enabled = false;
         base.security.service_token = Some(Secret::new(crate::security::random_token(32)));
         // Like a deployment: a configured key (Postgres requires one; the embedded mode would
         // otherwise write one into the temp dir).

@@ -186,3 +186,48 @@ async fn unknown_cache_urls_are_refused() {
     .await;
     assert!(err.is_err());
 }
+
+#[tokio::test]
+async fn throttles_allow_the_burst_then_refill_at_the_rate() {
+    for c in caches().await {
+        let k = c.kind();
+        let interval = Duration::from_millis(100);
+        // Parallel callers share one bucket: exactly the burst gets through.
+        let tasks: Vec<_> = (0..30)
+            .map(|_| {
+                let c = Arc::clone(&c);
+                tokio::spawn(async move { c.throttle("bucket", interval, 10).await.unwrap() })
+            })
+            .collect();
+        let mut allowed = 0;
+        let mut waits = Vec::new();
+        for t in tasks {
+            match t.await.unwrap() {
+                None => allowed += 1,
+                Some(wait) => waits.push(wait),
+            }
+        }
+        assert_eq!(allowed, 10, "{k}");
+        assert!(
+            waits.iter().all(|w| *w > Duration::ZERO && *w <= interval),
+            "{k}: the next token is at most one interval away: {waits:?}"
+        );
+        // One interval later one more request fits, and only one.
+        tokio::time::sleep(interval + Duration::from_millis(20)).await;
+        assert_eq!(
+            c.throttle("bucket", interval, 10).await.unwrap(),
+            None,
+            "{k}"
+        );
+        assert!(
+            c.throttle("bucket", interval, 10).await.unwrap().is_some(),
+            "{k}"
+        );
+        // Other keys have buckets of their own.
+        assert_eq!(c.throttle("other", interval, 1).await.unwrap(), None, "{k}");
+        assert!(
+            c.throttle("other", interval, 1).await.unwrap().is_some(),
+            "{k}"
+        );
+    }
+}

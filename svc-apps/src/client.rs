@@ -74,6 +74,7 @@ pub fn new_app(
                 app_id: id.clone(),
                 name: (*name).to_owned(),
                 description: Some(format!("${{role_{name}}}")),
+                attributes: "{}".to_owned(),
             })
             .collect(),
         row: AppRow {
@@ -135,7 +136,7 @@ pub fn default_clients(tenant: &str, now: i64) -> Vec<App> {
 }
 
 /// Keycloak's representation of fields we do not keep in columns.
-fn defaults() -> Map<String, Value> {
+pub fn defaults() -> Map<String, Value> {
     match json!({
         "name": null,
         "description": null,
@@ -184,6 +185,27 @@ pub fn representation(app: &App) -> Value {
         ("webOrigins", json!(app.web_origins)),
     ] {
         rep.insert(key.to_owned(), value);
+    }
+    Value::Object(rep)
+}
+
+/// Keycloak's role representation of a client role; `brief` leaves out the attributes, as
+/// Keycloak's role lists do by default.
+pub fn role_representation(role: &RoleRow, brief: bool) -> Value {
+    let mut rep = Map::new();
+    rep.insert("id".into(), json!(role.id));
+    rep.insert("name".into(), json!(role.name));
+    // Keycloak leaves null fields out of its replies.
+    if let Some(d) = &role.description {
+        rep.insert("description".into(), json!(d));
+    }
+    rep.insert("composite".into(), json!(false));
+    rep.insert("clientRole".into(), json!(true));
+    rep.insert("containerId".into(), json!(role.app_id));
+    if !brief {
+        let attributes: Value =
+            serde_json::from_str(&role.attributes).unwrap_or_else(|_| json!({}));
+        rep.insert("attributes".into(), attributes);
     }
     Value::Object(rep)
 }

@@ -1,7 +1,9 @@
 //! svc-apps: apps (OAuth clients), their secrets, redirect URIs and allowed flows.
 
+pub mod apps;
 pub mod client;
 pub mod error;
+pub mod input;
 pub mod routes;
 pub mod schema;
 pub mod store;
@@ -56,7 +58,7 @@ impl IdpService for State {
 /// Registers health, metrics and every route of svc-apps.
 pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
     state.ctx.configure_common(cfg, Shape::Kobil(2));
-    routes::configure(cfg);
+    routes::configure(cfg, state.ctx.settings.http.max_body_bytes);
     cfg.app_data(web::Data::new(state));
 }
 

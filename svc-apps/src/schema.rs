@@ -49,6 +49,7 @@ diesel::table! {
         app_id -> Text,
         name -> Text,
         description -> Nullable<Text>,
+        attributes -> Text,
     }
 }
 

@@ -30,6 +30,18 @@ pub struct ClientRepresentation {
     pub standard_flow_enabled: bool,
     pub direct_access_grants_enabled: bool,
     pub service_accounts_enabled: bool,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Keycloak's redirect URI rule: equal, or a registered `...*` pattern the URI starts with.
+pub fn redirect_matches(registered: &[String], uri: &str) -> bool {
+    registered.iter().any(|r| match r.strip_suffix('*') {
+        Some(prefix) => uri.starts_with(prefix),
+        None => r == uri,
+    })
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -40,6 +52,26 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
+    /// `post.logout.redirect.uris`: `+` (the default) means the redirect URIs; otherwise a
+    /// `##`-separated list of its own.
+    pub fn allows_post_logout_redirect(&self, uri: &str) -> bool {
+        let rule = self
+            .client
+            .attributes
+            .get("post.logout.redirect.uris")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("+");
+        let mut allowed: Vec<String> = Vec::new();
+        for entry in rule.split("##").filter(|e| !e.is_empty()) {
+            if entry == "+" {
+                allowed.extend(self.client.redirect_uris.iter().cloned());
+            } else {
+                allowed.push(entry.to_owned());
+            }
+        }
+        redirect_matches(&allowed, uri)
+    }
+
     /// Whether `presented` is this client's secret; false for clients without one.
     pub fn secret_matches(&self, presented: &str) -> bool {
         let Some(expected) = self
@@ -51,13 +83,6 @@ impl ClientInfo {
         };
         secrets_equal(&expected, &Sha256::digest(presented.as_bytes()))
     }
-}
-
-fn cache_key(tenant: &str, client_id: &str) -> String {
-    format!(
-        "auth:client:{tenant}:{}",
-        hex::encode(Sha256::digest(client_id.as_bytes()))
-    )
 }
 
 pub async fn lookup(
@@ -73,7 +98,7 @@ pub async fn lookup(
         "/internal/realms/{tenant}/clients/{}",
         utf8_percent_encode(client_id, NON_ALPHANUMERIC)
     );
-    let key = cache_key(tenant, client_id);
+    let key = idp_shared::cache_keys::client_cache_key(tenant, client_id);
     let Some(bytes) = ctx
         .client
         .cached_get(&*ctx.cache, &key, ServiceKind::Apps, &path, TTL)

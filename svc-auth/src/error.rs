@@ -20,13 +20,20 @@ pub enum Error {
     InvalidClient(String),
     #[error("unauthorized_client: {0}")]
     UnauthorizedClient(String),
+    #[error("invalid_grant: {0}")]
+    InvalidGrant(String),
     #[error("unsupported_grant_type: {0}")]
     UnsupportedGrantType(String),
+    #[error("unsupported_token_type: {0}")]
+    UnsupportedTokenType(String),
     #[error("invalid_scope: {0}")]
     InvalidScope(String),
     /// Another service did not answer as it should; the text is for the log.
     #[error("upstream: {0}")]
     Upstream(String),
+    /// A refusal already in its final form (a bearer check, a permission check).
+    #[error("{}", .0.message)]
+    Refused(ErrorInfo),
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error(transparent)]
@@ -41,6 +48,12 @@ impl From<idp_shared::http_client::LookupError> for Error {
             idp_shared::http_client::LookupError::Cache(e) => Error::Cache(e),
             upstream => Error::Upstream(upstream.to_string()),
         }
+    }
+}
+
+impl From<ErrorInfo> for Error {
+    fn from(info: ErrorInfo) -> Self {
+        Error::Refused(info)
     }
 }
 
@@ -63,14 +76,19 @@ impl DomainError for Error {
             Error::UnauthorizedClient(m) => {
                 oauth(StatusCode::BAD_REQUEST, "unauthorized_client", m)
             }
+            Error::InvalidGrant(m) => oauth(StatusCode::BAD_REQUEST, "invalid_grant", m),
             Error::UnsupportedGrantType(m) => {
                 oauth(StatusCode::BAD_REQUEST, "unsupported_grant_type", m)
+            }
+            Error::UnsupportedTokenType(m) => {
+                oauth(StatusCode::BAD_REQUEST, "unsupported_token_type", m)
             }
             Error::InvalidScope(m) => oauth(StatusCode::BAD_REQUEST, "invalid_scope", m),
             Error::Upstream(cause) => {
                 tracing::warn!(error = %cause, "a service svc-auth depends on failed");
                 ErrorInfo::unavailable("a service this request needs is unavailable; retry shortly")
             }
+            Error::Refused(info) => info.clone(),
             Error::Key(e) => ErrorInfo::internal(e),
             Error::Db(e) => ErrorInfo::from(e),
             Error::Cache(e) => ErrorInfo::from(e),

@@ -1,15 +1,26 @@
 //! svc-auth: the OpenID Connect provider: per-tenant signing keys, tokens, sessions,
 //! discovery, JWKS.
 
+pub mod action_tokens;
+pub mod authorize;
+pub mod client_auth;
 pub mod clients;
+pub mod codes;
 pub mod error;
 pub mod keys;
+pub mod login_attempts;
+pub mod login_flow;
+pub mod pages;
+pub mod required_actions;
 pub mod routes;
 pub mod schema;
+pub mod sessions;
 pub mod signing;
+pub mod sso;
 pub mod store;
 pub mod tenants;
 pub mod tokens;
+pub mod users;
 
 use std::sync::Arc;
 

@@ -197,13 +197,10 @@ mod tests {
     }
 
     fn tenant(algorithm: Algorithm) -> TenantInfo {
-        TenantInfo {
-            name: "acme".into(),
-            enabled: true,
-            not_before: 0,
-            algorithm,
-            access_token_lifespan: 300,
-        }
+        TenantInfo::from_representation(
+            "acme",
+            &serde_json::json!({"enabled": true, "defaultSignatureAlgorithm": algorithm.name()}),
+        )
     }
 
     #[test]

@@ -1,21 +1,12 @@
-//! What svc-auth knows of a tenant: asked of svc-tenants' internal route and kept in the cache
-//! for a short while (misses too, briefly), so token traffic does not become tenant traffic.
+//! What svc-auth knows of a tenant: the parts of its realm representation (read through
+//! `idp_shared::realms`, cached briefly) that tokens depend on.
 
-use std::time::Duration;
-
-use idp_shared::ServiceKind;
-use idp_shared::http_client::CacheTtl;
-use idp_shared::names::check_tenant_name;
+use idp_shared::realms::lookup_realm;
 use serde_json::Value;
 
 use crate::State;
 use crate::error::Error;
 use crate::keys::Algorithm;
-
-const TTL: CacheTtl = CacheTtl {
-    found: Duration::from_secs(30),
-    missing: Duration::from_secs(5),
-};
 
 /// The parts of a realm representation svc-auth acts on.
 #[derive(Debug, Clone)]
@@ -27,10 +18,26 @@ pub struct TenantInfo {
     pub algorithm: Algorithm,
     /// Seconds an access token lives (`accessTokenLifespan`).
     pub access_token_lifespan: i64,
+    /// Seconds a session lives without a refresh (`ssoSessionIdleTimeout`).
+    pub session_idle: i64,
+    /// Seconds a session lives at most (`ssoSessionMaxLifespan`).
+    pub session_max: i64,
+    /// What the hosted pages call the tenant: `displayName`, else its name.
+    pub display_name: String,
+    /// Seconds an authorization code lives (`accessCodeLifespan`).
+    pub code_lifespan: i64,
+    /// Seconds a sign-in on the hosted page may take (`accessCodeLifespanLogin`).
+    pub login_lifespan: i64,
+    /// Seconds an emailed link lives (`actionTokenGeneratedByUserLifespan`).
+    pub action_token_lifespan: i64,
+    /// The login page offers "Forgot password?" (`resetPasswordAllowed`).
+    pub reset_password_allowed: bool,
+    /// The whole realm representation, for the settings only one page reads (OTP policy).
+    pub representation: std::sync::Arc<Value>,
 }
 
 impl TenantInfo {
-    fn from_representation(name: &str, rep: &Value) -> TenantInfo {
+    pub fn from_representation(name: &str, rep: &Value) -> TenantInfo {
         TenantInfo {
             name: name.to_owned(),
             enabled: rep["enabled"].as_bool().unwrap_or(false),
@@ -39,22 +46,31 @@ impl TenantInfo {
                 .as_str()
                 .and_then(Algorithm::parse)
                 .unwrap_or(Algorithm::Rs256),
-            access_token_lifespan: lifespan(&rep["accessTokenLifespan"]),
+            access_token_lifespan: lifespan(&rep["accessTokenLifespan"], 300),
+            session_idle: lifespan(&rep["ssoSessionIdleTimeout"], 1800),
+            session_max: lifespan(&rep["ssoSessionMaxLifespan"], 36_000),
+            display_name: rep["displayName"]
+                .as_str()
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .unwrap_or(name)
+                .to_owned(),
+            code_lifespan: lifespan(&rep["accessCodeLifespan"], 60),
+            login_lifespan: lifespan(&rep["accessCodeLifespanLogin"], 1800),
+            action_token_lifespan: lifespan(&rep["actionTokenGeneratedByUserLifespan"], 300),
+            reset_password_allowed: rep["resetPasswordAllowed"].as_bool().unwrap_or(false),
+            representation: std::sync::Arc::new(rep.clone()),
         }
     }
 }
 
-/// A lifetime in seconds as svc-auth uses it: Keycloak's default (300) when absent or not
+/// A lifetime in seconds as svc-auth uses it: Keycloak's default when absent or not
 /// positive, at most Keycloak's 32-bit maximum, so time arithmetic cannot overflow.
-fn lifespan(value: &Value) -> i64 {
+fn lifespan(value: &Value, default: i64) -> i64 {
     match value.as_i64() {
         Some(s) if s > 0 => s.min(i64::from(i32::MAX)),
-        _ => 300,
+        _ => default,
     }
-}
-
-fn cache_key(name: &str) -> String {
-    format!("auth:tenant:{name}")
 }
 
 /// The tenant named in a request path, which must exist and be enabled.
@@ -69,27 +85,10 @@ pub async fn enabled_tenant(state: &State, name: &str) -> Result<TenantInfo, Err
 }
 
 pub async fn lookup(state: &State, name: &str) -> Result<Option<TenantInfo>, Error> {
-    if check_tenant_name(name).is_err() {
-        return Ok(None);
-    }
     let ctx = &state.ctx;
-    let path = format!("/internal/tenants/{name}");
-    let Some(bytes) = ctx
-        .client
-        .cached_get(
-            &*ctx.cache,
-            &cache_key(name),
-            ServiceKind::Tenants,
-            &path,
-            TTL,
-        )
+    Ok(lookup_realm(&ctx.client, &*ctx.cache, name)
         .await?
-    else {
-        return Ok(None);
-    };
-    let rep: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::Upstream(format!("svc-tenants sent no JSON: {e}")))?;
-    Ok(Some(TenantInfo::from_representation(name, &rep)))
+        .map(|rep| TenantInfo::from_representation(name, &rep)))
 }
 
 #[cfg(test)]
@@ -99,11 +98,15 @@ mod tests {
 
     #[test]
     fn lifespans_are_bounded() {
-        assert_eq!(lifespan(&json!(600)), 600);
-        assert_eq!(lifespan(&json!(null)), 300);
-        assert_eq!(lifespan(&json!(0)), 300);
-        assert_eq!(lifespan(&json!(-5)), 300);
-        assert_eq!(lifespan(&json!(i64::MAX)), i64::from(i32::MAX));
-        assert_eq!(lifespan(&json!(u64::MAX)), 300, "not an i64: the default");
+        assert_eq!(lifespan(&json!(600), 300), 600);
+        assert_eq!(lifespan(&json!(null), 300), 300);
+        assert_eq!(lifespan(&json!(0), 1800), 1800);
+        assert_eq!(lifespan(&json!(-5), 300), 300);
+        assert_eq!(lifespan(&json!(i64::MAX), 300), i64::from(i32::MAX));
+        assert_eq!(
+            lifespan(&json!(u64::MAX), 300),
+            300,
+            "not an i64: the default"
+        );
     }
 }

@@ -1,7 +1,10 @@
 //! svc-riskbits: device risk ratings per tenant and device risk verification.
 
+pub mod error;
+pub mod riskbit;
 pub mod routes;
 pub mod schema;
+pub mod store;
 
 use actix_web::web;
 use diesel_migrations::embed_migrations;

@@ -3,8 +3,12 @@
 // Keycloak's realm defaults are one large `json!` literal (realm.rs).
 #![recursion_limit = "256"]
 
+pub mod calls;
+pub mod creation;
 pub mod error;
+pub mod mail;
 pub mod realm;
+pub mod roles;
 pub mod routes;
 pub mod schema;
 pub mod store;
@@ -13,6 +17,7 @@ use actix_web::web;
 use diesel_migrations::embed_migrations;
 use idp_shared::db::Migrations;
 use idp_shared::error::Shape;
+use idp_shared::security::SecretBox;
 use idp_shared::{IdpService, ServiceContext, ServiceKind, StartError};
 use serde_json::{Map, Value};
 
@@ -31,44 +36,73 @@ pub const MASTER: &str = "master";
 #[derive(Clone)]
 pub struct State {
     pub ctx: ServiceContext,
+    /// Seals and opens SMTP passwords and the parameters of queued mail.
+    pub secrets: SecretBox,
+    /// Wakes this replica's mail sender.
+    pub outbox: mail::Outbox,
 }
 
 impl IdpService for State {
     const KIND: ServiceKind = ServiceKind::Tenants;
     const MIGRATIONS: &'static Migrations = &MIGRATIONS;
 
+    /// Also starts the mail sender, which waits for the migrations and stops with the state.
     async fn build(ctx: ServiceContext) -> Result<Self, StartError> {
-        Ok(State { ctx })
+        let secrets = SecretBox::from_settings(&ctx.settings)
+            .map_err(|e| StartError::Other(e.to_string()))?;
+        let state = State {
+            ctx,
+            secrets,
+            outbox: mail::Outbox::new(),
+        };
+        mail::sender::spawn(&state);
+        Ok(state)
     }
 
     fn configure(cfg: &mut web::ServiceConfig, state: Self) {
         configure(cfg, state)
     }
 
-    /// Creates `master` unless it exists. Replicas starting together may both try: the
-    /// loser's insert is a unique violation, which means the work is done.
+    /// Creates `master` unless it exists, and gives it the roles it lacks. Replicas starting
+    /// together may both try: the loser's insert is a unique violation, which means the work
+    /// is done (the roles are checked again on the next start).
     async fn bootstrap(&self) -> Result<(), String> {
-        let exists = self
+        let now = idp_shared::names::now_millis();
+        let existing = self
             .ctx
             .db
             .run(|conn| store::find_by_name(conn, MASTER))
             .await
-            .map_err(|e| e.to_string())?
-            .is_some();
-        if exists {
-            return Ok(());
-        }
-        let tenant = new_tenant(MASTER, true, Map::new(), idp_shared::names::now_millis());
+            .map_err(|e| e.to_string())?;
+        let tenant_id = match existing {
+            Some(t) => t.row.id,
+            None => {
+                let tenant = new_tenant(MASTER, true, Map::new(), now);
+                let id = tenant.row.id.clone();
+                let roles = roles::realm_defaults(MASTER, &id, now);
+                match self
+                    .ctx
+                    .db
+                    .run(move |conn| store::create_realm(conn, &tenant, &roles))
+                    .await
+                {
+                    Ok(()) => {
+                        tracing::info!(tenant = MASTER, "created the master tenant");
+                        return Ok(());
+                    }
+                    Err(e) if e.is_unique_violation() => return Ok(()),
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        };
+        let roles = roles::realm_defaults(MASTER, &tenant_id, now);
         match self
             .ctx
             .db
-            .run(move |conn| store::insert(conn, &tenant))
+            .run(move |conn| store::ensure_roles(conn, &tenant_id, &roles))
             .await
         {
-            Ok(()) => {
-                tracing::info!(tenant = MASTER, "created the master tenant");
-                Ok(())
-            }
+            Ok(()) => Ok(()),
             Err(e) if e.is_unique_violation() => Ok(()),
             Err(e) => Err(e.to_string()),
         }
@@ -78,7 +112,7 @@ impl IdpService for State {
 /// Registers health, metrics and every route of svc-tenants.
 pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
     state.ctx.configure_common(cfg, Shape::Kobil(1));
-    routes::configure(cfg);
+    routes::configure(cfg, state.ctx.settings.http.max_body_bytes);
     cfg.app_data(web::Data::new(state));
 }
 
@@ -95,6 +129,7 @@ pub fn new_tenant(name: &str, enabled: bool, attributes: Map<String, Value>, now
             updated_at: now,
         },
         attributes,
+        settings: Map::new(),
     }
 }
 
@@ -102,6 +137,13 @@ pub fn new_tenant(name: &str, enabled: bool, attributes: Map<String, Value>, now
 pub fn representation(tenant: &Tenant) -> Value {
     let mut rep = realm::defaults();
     rep.extend(tenant.attributes.clone());
+    // The realm's `attributes` map is its settings (kept one row per key).
+    let mut attributes = match rep.remove("attributes") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    attributes.extend(tenant.settings.clone());
+    rep.insert("attributes".into(), Value::Object(attributes));
     rep.insert("id".into(), Value::String(tenant.row.id.clone()));
     rep.insert("realm".into(), Value::String(tenant.row.name.clone()));
     rep.insert("enabled".into(), Value::Bool(tenant.row.enabled));

@@ -7,10 +7,14 @@ use serde_json::{Map, Value, json};
 pub const COLUMN_FIELDS: [&str; 4] = ["id", "realm", "enabled", "notBefore"];
 
 /// Fields that are not the tenant's to store here: derived at read time, owned by another
-/// service, or Keycloak import payloads that have their own routes.
-pub const NOT_STORED: [&str; 12] = [
+/// service, kept elsewhere (`attributes` are the settings rows, `defaultRole` is a role), or
+/// Keycloak import payloads that have their own routes.
+pub const NOT_STORED: [&str; 15] = [
     "userCount",
     "realmCreationStatus",
+    "attributes",
+    "defaultRole",
+    "settings",
     "smtpServer",
     "users",
     "clients",
@@ -64,7 +68,9 @@ pub fn defaults() -> Map<String, Value> {
         "duplicateEmailsAllowed": false,
         "resetPasswordAllowed": false,
         "editUsernameAllowed": false,
-        "bruteForceProtected": false,
+        // Keycloak ships with brute-force protection off; a safe default here is on, with
+        // Keycloak's own numbers (30 failures, waits from 60 s to 15 min).
+        "bruteForceProtected": true,
         "permanentLockout": false,
         "maxTemporaryLockouts": 0,
         "maxFailureWaitSeconds": 900,
@@ -117,6 +123,18 @@ pub fn defaults() -> Map<String, Value> {
     }
 }
 
+/// Fields whose default is null but whose value, when set, is a string.
+const STRING_FIELDS: [&str; 8] = [
+    "displayName",
+    "displayNameHtml",
+    "passwordPolicy",
+    "loginTheme",
+    "accountTheme",
+    "adminTheme",
+    "emailTheme",
+    "defaultLocale",
+];
+
 /// The signature algorithms a tenant may choose (see svc-auth).
 pub const SIGNATURE_ALGORITHMS: [&str; 4] = ["RS256", "PS256", "ES256", "EdDSA"];
 
@@ -152,6 +170,9 @@ pub fn check_fields(fields: &Map<String, Value>) -> Result<Map<String, Value>, S
                 kind(value)
             ));
         }
+        if STRING_FIELDS.contains(&key.as_str()) && !value.is_null() && !value.is_string() {
+            return Err(format!("{key} must be a string, not a {}", kind(value)));
+        }
         // Keycloak's realm counters and lifetimes are 32-bit integers; larger values would
         // only overflow the arithmetic of whoever reads them.
         if let (Some(Value::Number(_)), Value::Number(n)) = (defaults.get(key), value)
@@ -183,6 +204,54 @@ pub fn check_fields(fields: &Map<String, Value>) -> Result<Map<String, Value>, S
     Ok(out)
 }
 
+/// Longest setting name, and longest JSON text of one setting's value.
+pub const MAX_SETTING_NAME: usize = 255;
+pub const MAX_SETTING_VALUE: usize = 8 * 1024;
+
+/// Checks key-value settings (the realm's `attributes`): names of 1-255 characters without
+/// control characters, values that are strings, numbers or booleans (`null` removes the key).
+/// Returns each key with its new value, `None` for a removal.
+pub fn check_settings(fields: &Map<String, Value>) -> Result<Vec<(String, Option<Value>)>, String> {
+    let mut out = Vec::with_capacity(fields.len());
+    let mut total = 0;
+    for (key, value) in fields {
+        if key.is_empty()
+            || key.chars().count() > MAX_SETTING_NAME
+            || key.chars().any(char::is_control)
+        {
+            return Err(format!(
+                "setting names have 1 to {MAX_SETTING_NAME} characters and no control characters"
+            ));
+        }
+        match value {
+            Value::Null => out.push((key.clone(), None)),
+            Value::String(_) | Value::Number(_) | Value::Bool(_) => {
+                crate::mail::check_setting(key, value)?;
+                let size = value.to_string().len();
+                if size > MAX_SETTING_VALUE {
+                    return Err(format!(
+                        "setting {key:?} is {size} bytes; at most {MAX_SETTING_VALUE} are stored"
+                    ));
+                }
+                total += size + key.len();
+                out.push((key.clone(), Some(value.clone())));
+            }
+            _ => {
+                return Err(format!(
+                    "setting {key:?} must be a string, number or boolean, not a {}",
+                    kind(value)
+                ));
+            }
+        }
+    }
+    if total > MAX_REPRESENTATION_BYTES {
+        return Err(format!(
+            "the settings are {total} bytes; at most {MAX_REPRESENTATION_BYTES} are stored at once"
+        ));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +272,8 @@ mod tests {
             json!({"accessTokenLifespan": 2_147_483_648_u64}),
             json!({"failureFactor": u64::MAX}),
             json!({"bruteForceProtected": "yes"}),
+            json!({"loginTheme": 5}),
+            json!({"passwordPolicy": ["length(8)"]}),
             json!({"defaultSignatureAlgorithm": "HS256"}),
             json!({"defaultSignatureAlgorithm": "none"}),
         ] {
@@ -221,8 +292,25 @@ mod tests {
     }
 
     #[test]
+    fn settings_are_scalars_with_sane_names() {
+        let ok = json!({"UserProperty": "id", "n": 5, "b": true, "gone": null});
+        let checked = check_settings(ok.as_object().unwrap()).unwrap();
+        assert_eq!(checked.len(), 4);
+        assert!(checked.contains(&("gone".to_owned(), None)));
+        for bad in [
+            json!({"": "x"}),
+            json!({"a": {"b": 1}}),
+            json!({"a": [1]}),
+            json!({"a\n": "x"}),
+            json!({"a": "x".repeat(MAX_SETTING_VALUE)}),
+        ] {
+            assert!(check_settings(bad.as_object().unwrap()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn huge_representations_are_refused() {
-        let fields = json!({"attributes": {"big": "x".repeat(MAX_REPRESENTATION_BYTES)}});
+        let fields = json!({"displayName": "x".repeat(MAX_REPRESENTATION_BYTES)});
         assert!(check_fields(fields.as_object().unwrap()).is_err());
     }
 }

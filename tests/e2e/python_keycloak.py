@@ -59,12 +59,82 @@ def unknown_realm():
     raise AssertionError("an unknown realm answered")
 
 
+
+def keycloak_admin_checks():
+    """Keycloak's admin client (KeycloakAdmin) on realms, clients and roles, unchanged. It logs
+    in as the bootstrap admin, whose credentials run.sh exports; without them: no checks."""
+    import os
+    import uuid
+
+    from keycloak import KeycloakAdmin
+
+    user = os.environ.get("IDP_BOOTSTRAP_ADMIN_USERNAME")
+    password = os.environ.get("IDP_BOOTSTRAP_ADMIN_PASSWORD")
+    if not user or not password:
+        print("note: KeycloakAdmin checks need IDP_BOOTSTRAP_ADMIN_USERNAME/PASSWORD")
+        return []
+    admin = KeycloakAdmin(server_url=f"{BASE}/", username=user, password=password,
+                          realm_name="master", user_realm_name="master")
+    realm = f"e2e-{uuid.uuid4().hex[:8]}"
+
+    def realm_lifecycle():
+        admin.create_realm(payload={"realm": realm, "enabled": True}, skip_exists=False)
+        assert realm in [r["realm"] for r in admin.get_realms()]
+        admin.update_realm(realm, {"accessTokenLifespan": 600})
+        rep = admin.get_realm(realm)
+        assert rep["accessTokenLifespan"] == 600 and rep["enabled"] is True, rep
+        # A second create of the same realm is Keycloak's 409, which skip_exists swallows.
+        admin.create_realm(payload={"realm": realm, "enabled": True}, skip_exists=True)
+
+    def clients():
+        admin.change_current_realm(realm)
+        cid = admin.create_client({"clientId": "e2e-app", "serviceAccountsEnabled": True,
+                                   "redirectUris": ["https://e2e.example/cb"]})
+        assert admin.get_client_id("e2e-app") == cid
+        assert admin.get_client(cid)["redirectUris"] == ["https://e2e.example/cb"]
+        admin.update_client(cid, {"description": "checked"})
+        assert admin.get_client(cid)["description"] == "checked"
+        old = admin.get_client_secrets(cid)["value"]
+        new = admin.generate_client_secrets(cid)["value"]
+        assert new and new != old
+        app = KeycloakOpenID(server_url=f"{BASE}/", realm_name=realm, client_id="e2e-app",
+                             client_secret_key=new)
+        assert app.token(grant_type="client_credentials")["access_token"]
+        admin.create_client_role(cid, {"name": "reader"})
+        assert "reader" in [r["name"] for r in admin.get_client_roles(cid)]
+        assert admin.get_client_role(cid, "reader")["clientRole"] is True
+        admin.delete_client_role(cid, "reader")
+        admin.delete_client(cid)
+        assert admin.get_client_id("e2e-app") is None
+
+    def realm_roles():
+        admin.change_current_realm(realm)
+        assert f"default-roles-{realm}" in [r["name"] for r in admin.get_realm_roles()]
+        assert admin.create_realm_role({"name": "e2e-role"}) == "e2e-role"
+        admin.update_realm_role("e2e-role", {"name": "e2e-role", "description": "d"})
+        assert admin.get_realm_role("e2e-role")["description"] == "d"
+        admin.delete_realm_role("e2e-role")
+        assert "e2e-role" not in [r["name"] for r in admin.get_realm_roles()]
+
+    def realm_deletion():
+        admin.change_current_realm("master")
+        admin.delete_realm(realm)
+        assert realm not in [r["realm"] for r in admin.get_realms()]
+
+    return [
+        ("keycloak-admin realm lifecycle", realm_lifecycle),
+        ("keycloak-admin clients", clients),
+        ("keycloak-admin realm roles", realm_roles),
+        ("keycloak-admin realm deletion", realm_deletion),
+    ]
+
+
 for name, fn in [
     ("discovery", discovery),
     ("jwks", jwks),
     ("realm public key", realm_public_key),
     ("unknown realm", unknown_realm),
-]:
+] + keycloak_admin_checks():
     check(name, fn)
 
 for name, error in results:

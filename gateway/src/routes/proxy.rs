@@ -9,13 +9,15 @@ use std::time::Duration;
 use actix_web::body::SizedStream;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use idp_shared::config::GatewaySettings;
 use idp_shared::error::{ErrorInfo, Shape, render};
 
 use crate::State;
+use crate::cors;
+use crate::rate_limit::{self, RouteGroup};
 use crate::route_table::{Resolution, accepted_tenants};
 use idp_shared::bearer::bearer_token;
 
@@ -117,9 +119,31 @@ pub async fn forward(
     upstream: web::Data<Upstream>,
 ) -> HttpResponse {
     let id = request_id(&req);
-    let mut reply = proxy(&req, payload, &state, &upstream, &id).await;
-    reply.headers_mut().insert(REQUEST_ID, id);
+    let peer = req.peer_addr().map(|a| a.ip());
+    let client = Client {
+        ip: state.proxies.client_ip(peer, req.headers()),
+        tls: state
+            .proxies
+            .client_used_tls(peer, req.app_config().secure(), req.headers()),
+    };
+    let mut reply = proxy(&req, payload, &state, &upstream, &id, &client).await;
+    let headers = reply.headers_mut();
+    headers.insert(REQUEST_ID, id);
+    headers.remove(header::SERVER);
+    if client.tls {
+        // Only over TLS: a browser would otherwise pin HTTPS on a plain-HTTP deployment.
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
     reply
+}
+
+/// The client as the gateway sees it (trusted proxies accounted for).
+struct Client {
+    ip: Option<std::net::IpAddr>,
+    tls: bool,
 }
 
 async fn proxy(
@@ -128,6 +152,7 @@ async fn proxy(
     state: &State,
     upstream: &Upstream,
     request_id: &HeaderValue,
+    client: &Client,
 ) -> HttpResponse {
     let relative = &state.settings.http.relative_path;
     let Some(path) = req
@@ -142,7 +167,12 @@ async fn proxy(
         );
     };
     let route = match state.routes.resolve(path) {
-        Resolution::Routed(route) => route,
+        Resolution::Routed(route) => {
+            // Metrics by route-table pattern: bounded, unlike raw paths.
+            req.extensions_mut()
+                .insert(idp_shared::telemetry::RouteLabel(route.pattern.to_owned()));
+            route
+        }
         Resolution::NotFound => {
             return error_reply(
                 StatusCode::NOT_FOUND,
@@ -159,13 +189,87 @@ async fn proxy(
         }
     };
     let service = route.service;
+    let okapi_tenant = req
+        .headers()
+        .get("x-okapi-tenant")
+        .and_then(|v| v.to_str().ok());
+    let tenants = accepted_tenants(path, okapi_tenant);
+    // Phase: rate limit, before any work is spent on the request.
+    if let (Some(group), Some(ip)) = (RouteGroup::of(path), client.ip) {
+        let limits = &state.settings.gateway.rate_limits;
+        if let Some(wait) = rate_limit::check(&*state.cache, limits, group, tenants[0], ip).await {
+            state.rate_limited.with_label_values(&[group.name()]).inc();
+            let mut reply = error_reply(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_REQUESTS",
+                "too many requests; retry later",
+            );
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            reply
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+            return reply;
+        }
+    }
+    // Phase: CORS. Preflights are answered here; other cross-origin replies are decorated.
+    let cors = match req.headers().get(header::ORIGIN) {
+        Some(origin) => Some(cors::grant(state, tenants[0], path, origin).await),
+        None => None,
+    };
+    if let Some(grant) = &cors
+        && req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        return cors::preflight(
+            grant,
+            req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS),
+        );
+    }
+    let target = Target {
+        path,
+        service,
+        public: route.public,
+        tenants: &tenants,
+    };
+    let mut reply =
+        authenticate_and_send(req, payload, state, upstream, request_id, client, &target).await;
+    if let Some(grant) = &cors {
+        cors::decorate(reply.headers_mut(), grant);
+    }
+    reply
+}
+
+/// Where a request goes and what guards it.
+struct Target<'a> {
+    path: &'a str,
+    service: idp_shared::ServiceKind,
+    public: bool,
+    tenants: &'a [&'a str],
+}
+
+async fn authenticate_and_send(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &State,
+    upstream: &Upstream,
+    request_id: &HeaderValue,
+    client: &Client,
+    target: &Target<'_>,
+) -> HttpResponse {
+    let Target {
+        path,
+        service,
+        public,
+        tenants,
+    } = *target;
     // Phase: authenticate. Nothing reaches a protected service without a valid access token.
-    if !route.public {
-        let tenants = accepted_tenants(path);
+    if !public {
         let verified = match bearer_token(req.headers()) {
             Ok(token) => {
                 let now = idp_shared::names::now_millis() / 1000;
-                state.verifier.verify(token, &tenants, now).await
+                state.verifier.verify(token, tenants, now).await
             }
             Err(e) => Err(e),
         };
@@ -214,7 +318,7 @@ async fn proxy(
             headers.append(name.clone(), value.clone());
         }
     }
-    set_forwarding(req, &mut headers);
+    set_forwarding(req, &mut headers, client);
     headers.insert(REQUEST_ID, request_id.clone());
     idp_shared::telemetry::inject_trace_headers(&mut headers);
     if let Some(n) = declared {
@@ -356,29 +460,16 @@ fn is_forwarding(name: &HeaderName) -> bool {
     name == "x-forwarded-proto" || name == "x-forwarded-host" || name == "x-forwarded-for"
 }
 
-/// X-Forwarded-For gains the peer's address; -Proto and -Host say what the client used.
-fn set_forwarding(req: &HttpRequest, headers: &mut HeaderMap) {
-    let peer = req.peer_addr().map(|a| a.ip().to_string());
-    let prior: Vec<&str> = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let chain = prior
-        .into_iter()
-        .map(str::to_owned)
-        .chain(peer)
-        .collect::<Vec<_>>()
-        .join(", ");
-    if let Ok(v) = HeaderValue::from_str(&chain) {
+/// X-Forwarded-For names the client as resolved here (the services trust only the gateway,
+/// so they get one address, never a chain a client could have written); -Proto and -Host say
+/// what the client used.
+fn set_forwarding(req: &HttpRequest, headers: &mut HeaderMap, client: &Client) {
+    if let Some(ip) = client.ip
+        && let Ok(v) = HeaderValue::from_str(&ip.to_string())
+    {
         headers.insert(HeaderName::from_static("x-forwarded-for"), v);
     }
-    // The scheme of this connection, not what a client's own X-Forwarded-Proto claims.
-    let scheme = if req.app_config().secure() {
-        "https"
-    } else {
-        "http"
-    };
+    let scheme = if client.tls { "https" } else { "http" };
     headers.insert(
         HeaderName::from_static("x-forwarded-proto"),
         HeaderValue::from_static(scheme),

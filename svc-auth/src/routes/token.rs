@@ -3,17 +3,15 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use idp_shared::error::OAuth;
 use idp_shared::names::now_millis;
-use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 
-use crate::clients::{self, ClientInfo};
+use crate::clients::ClientInfo;
 use crate::error::Error;
-use crate::tokens::{self, SCOPES};
-use crate::{State, tenants};
+use crate::tenants::TenantInfo;
+use crate::tokens;
+use crate::{State, client_auth, codes, sessions, tenants, users};
 
 #[derive(Debug, Deserialize)]
 pub struct TokenForm {
@@ -21,6 +19,14 @@ pub struct TokenForm {
     client_id: Option<String>,
     client_secret: Option<String>,
     scope: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    /// The current one-time code, for users with an OTP credential (Keycloak's `totp`).
+    totp: Option<String>,
+    refresh_token: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
 }
 
 pub async fn token(
@@ -36,7 +42,14 @@ pub async fn token(
         .as_deref()
         .filter(|g| !g.is_empty())
         .ok_or_else(|| Error::InvalidRequest("missing grant_type".into()))?;
-    let client = authenticate_client(&req, &state, &tenant.name, &form).await?;
+    let client = client_auth::authenticate(
+        &req,
+        &state,
+        &tenant.name,
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+    )
+    .await?;
     let reply = match grant {
         "client_credentials" => {
             if client.client.public_client || !client.client.service_accounts_enabled {
@@ -45,9 +58,41 @@ pub async fn token(
                 )
                 .into());
             }
-            let scope = granted_scope(form.scope.as_deref())?;
+            let scope = tokens::granted_scope(form.scope.as_deref())?;
             tokens::service_account_tokens(&state, &req, &tenant, &client, &scope, now_millis())
                 .await?
+        }
+        "authorization_code" => {
+            if !client.client.standard_flow_enabled {
+                return Err(Error::UnauthorizedClient(
+                    "Client not allowed for the authorization code flow".into(),
+                )
+                .into());
+            }
+            let code = form
+                .code
+                .as_deref()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| Error::InvalidRequest("missing code".into()))?;
+            codes::redeem(
+                &state,
+                &tenant,
+                &client,
+                code,
+                form.redirect_uri.as_deref(),
+                form.code_verifier.as_deref(),
+                now_millis(),
+            )
+            .await?
+        }
+        "password" => password_grant(&req, &state, &tenant, &client, &form).await?,
+        "refresh_token" => {
+            let token = form
+                .refresh_token
+                .as_deref()
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| Error::InvalidRequest("missing refresh_token".into()))?;
+            sessions::refresh(&state, &tenant, &client, token, now_millis()).await?
         }
         other => {
             return Err(Error::UnsupportedGrantType(format!(
@@ -62,86 +107,67 @@ pub async fn token(
         .json(reply))
 }
 
-/// The scope a token gets: Keycloak's defaults (`profile email`) and what was asked for, which
-/// must be scopes this platform knows.
-fn granted_scope(requested: Option<&str>) -> Result<String, Error> {
-    let mut scope = vec!["profile", "email"];
-    for s in requested.unwrap_or_default().split_whitespace() {
-        if !SCOPES.contains(&s) {
-            return Err(Error::InvalidScope(format!("scope {s} is not known")));
-        }
-        if !scope.contains(&s) {
-            scope.push(s);
-        }
-    }
-    Ok(scope.join(" "))
-}
-
-/// RFC 6749 §2.3.1: credentials in the Basic header (each part form-urlencoded) or in the
-/// body, never both. A client without a secret (public) identifies itself by `client_id`.
-async fn authenticate_client(
+/// Resource Owner Password Credentials (RFC 6749 §4.3), as Keycloak's "direct access grants":
+/// one answer for an unknown user, a wrong password and a locked account.
+async fn password_grant(
     req: &HttpRequest,
     state: &State,
-    tenant: &str,
+    tenant: &TenantInfo,
+    client: &ClientInfo,
     form: &TokenForm,
-) -> Result<ClientInfo, Error> {
-    let basic = basic_credentials(req)?;
-    let (client_id, secret) = match (basic, &form.client_secret) {
-        (Some(_), Some(_)) => {
-            return Err(Error::InvalidRequest(
-                "use one client authentication method, not both".into(),
-            ));
-        }
-        (Some((id, secret)), None) => {
-            if form.client_id.as_deref().is_some_and(|f| f != id) {
-                return Err(Error::InvalidRequest("client_id does not match".into()));
-            }
-            (id, Some(secret))
-        }
-        (None, secret) => {
-            let id = form
-                .client_id
-                .clone()
-                .filter(|id| !id.is_empty())
-                .ok_or_else(|| Error::InvalidClient("client authentication required".into()))?;
-            (id, secret.clone())
-        }
-    };
-    // The same answer for an unknown client, a wrong secret and a disabled client.
-    let refused = || Error::InvalidClient("invalid client credentials".into());
-    let client = clients::lookup(state, tenant, &client_id)
-        .await?
-        .filter(|c| c.client.enabled && !c.client.bearer_only)
-        .ok_or_else(refused)?;
-    match (client.client.public_client, secret) {
-        (true, _) => Ok(client),
-        (false, Some(secret)) if client.secret_matches(&secret) => Ok(client),
-        _ => Err(refused()),
+) -> Result<serde_json::Value, Error> {
+    if !client.client.direct_access_grants_enabled {
+        return Err(Error::UnauthorizedClient(
+            "Client not allowed for direct access grants".into(),
+        ));
     }
-}
-
-fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, Error> {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
-        return Ok(None);
+    let username = form
+        .username
+        .as_deref()
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| Error::InvalidRequest("missing username".into()))?;
+    let password = form
+        .password
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| Error::InvalidRequest("missing password".into()))?;
+    let scope = tokens::granted_scope(form.scope.as_deref())?;
+    let user = users::by_username(state, &tenant.name, username).await?;
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let verdict = users::verify_password(
+        state,
+        &tenant.name,
+        user.as_ref().map(|u| u.id.as_str()),
+        password,
+        form.totp.as_deref(),
+        &tokens::client_address(req),
+        user_agent,
+    )
+    .await?;
+    let (Some(user), Some(temporary)) = (user, verdict) else {
+        return Err(Error::InvalidGrant("Invalid user credentials".into()));
     };
-    let malformed = || Error::InvalidClient("malformed Basic credentials".into());
-    let value = value.to_str().map_err(|_| malformed())?;
-    let Some(encoded) = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))
-    else {
-        return Ok(None);
-    };
-    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
-    let text = String::from_utf8(decoded).map_err(|_| malformed())?;
-    let (id, secret) = text.split_once(':').ok_or_else(malformed)?;
-    let decode = |s: &str| {
-        percent_decode_str(&s.replace('+', " "))
-            .decode_utf8()
-            .map(|c| c.into_owned())
-            .map_err(|_| malformed())
-    };
-    Ok(Some((decode(id)?, decode(secret)?)))
+    // Only a caller who knows the password learns that the account cannot be used.
+    if !user.enabled {
+        return Err(Error::InvalidGrant("Account disabled".into()));
+    }
+    if temporary || !user.required_actions.is_empty() {
+        return Err(Error::InvalidGrant("Account is not fully set up".into()));
+    }
+    sessions::start(
+        state,
+        tenant,
+        client,
+        &user,
+        &scope,
+        None,
+        None,
+        now_millis(),
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -150,33 +176,11 @@ mod tests {
 
     #[test]
     fn scopes_are_the_defaults_plus_known_requests() {
-        assert_eq!(granted_scope(None).unwrap(), "profile email");
+        assert_eq!(tokens::granted_scope(None).unwrap(), "profile email");
         assert_eq!(
-            granted_scope(Some("roles email")).unwrap(),
+            tokens::granted_scope(Some("roles email")).unwrap(),
             "profile email roles"
         );
-        assert!(granted_scope(Some("admin:all")).is_err());
-    }
-
-    #[test]
-    fn basic_credentials_are_form_decoded() {
-        let req = actix_web::test::TestRequest::default()
-            .insert_header((
-                header::AUTHORIZATION,
-                format!("Basic {}", STANDARD.encode("my%20app:s%3Acret+x")),
-            ))
-            .to_http_request();
-        assert_eq!(
-            basic_credentials(&req).unwrap(),
-            Some(("my app".to_owned(), "s:cret x".to_owned()))
-        );
-        let bad = actix_web::test::TestRequest::default()
-            .insert_header((header::AUTHORIZATION, "Basic !!!"))
-            .to_http_request();
-        assert!(basic_credentials(&bad).is_err());
-        let bearer = actix_web::test::TestRequest::default()
-            .insert_header((header::AUTHORIZATION, "Bearer x"))
-            .to_http_request();
-        assert_eq!(basic_credentials(&bearer).unwrap(), None);
+        assert!(tokens::granted_scope(Some("admin:all")).is_err());
     }
 }

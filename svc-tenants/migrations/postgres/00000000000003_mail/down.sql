@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS mail_outbox;
+DROP TABLE IF EXISTS mail_configs;
