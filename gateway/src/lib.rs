@@ -32,7 +32,7 @@ pub struct State {
     pub routes: Arc<RouteTable>,
     pub metrics: web::Data<Metrics>,
     pub probes: Probes,
-    /// One pooled upstream client shared by every worker.
+    /// The upstream client for a worker whose own could not be built (see [`configure`]).
     pub upstream: web::Data<routes::proxy::Upstream>,
     /// Proxy failures by service and kind (connect, timeout, body_too_large, ...).
     pub upstream_errors: IntCounterVec,
@@ -123,7 +123,13 @@ impl State {
 /// Registers health, metrics and the proxy for every other path.
 pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
     idp_shared::health::configure(cfg, state.probes.clone(), state.metrics.clone());
-    cfg.app_data(state.upstream.clone())
+    // Each worker calls this on its own thread: with a connection pool of its own, a pooled
+    // connection's task runs on the worker that uses it, and a proxied request wakes no
+    // other thread. (The same settings built one in `State::new`, so this does not fail.)
+    let upstream = routes::proxy::Upstream::new(&state.settings.gateway)
+        .map(web::Data::new)
+        .unwrap_or_else(|_| state.upstream.clone());
+    cfg.app_data(upstream)
         .app_data(web::Data::new(state))
         .default_service(web::to(routes::proxy::forward));
 }
