@@ -2,6 +2,7 @@
 //! (whether a password is right: lockout and events are svc-login's).
 
 use idp_shared::ServiceKind;
+use idp_shared::cache_keys::{USER_VIEW_TTL, user_generation_key, user_view_cache_key};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -66,6 +67,11 @@ fn strings(v: &Value) -> Vec<String> {
 }
 
 async fn get_user(state: &State, path: &str) -> Result<Option<UserView>, Error> {
+    parse_user(fetch_user(state, path).await?.as_deref())
+}
+
+/// svc-users' JSON of a user, or None when it has no such user.
+async fn fetch_user(state: &State, path: &str) -> Result<Option<Vec<u8>>, Error> {
     let reply = state
         .ctx
         .client
@@ -74,18 +80,27 @@ async fn get_user(state: &State, path: &str) -> Result<Option<UserView>, Error> 
         .await
         .map_err(|e| Error::Upstream(format!("svc-users: {e}")))?;
     match reply.status().as_u16() {
-        200 => {
-            let raw: Value = reply
-                .json()
+        200 => Ok(Some(
+            reply
+                .bytes()
                 .await
-                .map_err(|e| Error::Upstream(format!("svc-users: {e}")))?;
-            UserView::from_reply(raw)
-                .map(Some)
-                .ok_or_else(|| Error::Upstream("svc-users sent an unexpected user".into()))
-        }
+                .map_err(|e| Error::Upstream(format!("svc-users: {e}")))?
+                .to_vec(),
+        )),
         404 => Ok(None),
         status => Err(Error::Upstream(format!("svc-users answered {status}"))),
     }
+}
+
+fn parse_user(json: Option<&[u8]>) -> Result<Option<UserView>, Error> {
+    let Some(json) = json else {
+        return Ok(None);
+    };
+    serde_json::from_slice(json)
+        .ok()
+        .and_then(UserView::from_reply)
+        .map(Some)
+        .ok_or_else(|| Error::Upstream("svc-users sent an unexpected user".into()))
 }
 
 /// The user with this username (or email), if any.
@@ -104,12 +119,57 @@ pub async fn by_username(
     get_user(state, &path).await
 }
 
+/// The user with this id, if any. Refresh, code exchange and userinfo ask this for every
+/// request, so the answer is kept in the cache, tagged with the tenant's user-data generation:
+/// svc-users sets a new generation on every change before it replies, so a copy is used only
+/// while nothing in the tenant has changed since it was read.
 pub async fn by_id(state: &State, tenant: &str, id: &str) -> Result<Option<UserView>, Error> {
+    let cache = &*state.ctx.cache;
+    let generation = cache
+        .get(&user_generation_key(tenant))
+        .await?
+        .unwrap_or_default();
+    let key = user_view_cache_key(tenant, id);
+    if let Some(copy) = cache.get(&key).await?
+        && let Some(json) = CachedUser::read(&copy, &generation)
+    {
+        return parse_user(json);
+    }
     let path = format!(
         "/internal/realms/{tenant}/users/{}",
         utf8_percent_encode(id, NON_ALPHANUMERIC)
     );
-    get_user(state, &path).await
+    let json = fetch_user(state, &path).await?;
+    cache
+        .set(
+            &key,
+            &CachedUser::write(&generation, json.as_deref()),
+            USER_VIEW_TTL,
+        )
+        .await?;
+    parse_user(json.as_deref())
+}
+
+/// A cached user: the generation it was read at, a newline, then svc-users' JSON (or
+/// `null` for no such user). Generations are random tokens without newlines.
+struct CachedUser;
+
+impl CachedUser {
+    fn write(generation: &[u8], json: Option<&[u8]>) -> Vec<u8> {
+        let json = json.unwrap_or(b"null");
+        let mut out = Vec::with_capacity(generation.len() + 1 + json.len());
+        out.extend_from_slice(generation);
+        out.push(b'\n');
+        out.extend_from_slice(json);
+        out
+    }
+
+    /// The copy's user (`Some(None)`: no such user) when it was read at `generation`.
+    fn read<'a>(copy: &'a [u8], generation: &[u8]) -> Option<Option<&'a [u8]>> {
+        let split = copy.iter().position(|b| *b == b'\n')?;
+        let (tag, json) = (&copy[..split], &copy[split + 1..]);
+        (tag == generation).then_some((json != b"null").then_some(json))
+    }
 }
 
 /// svc-login's verdict on a password: Some(temporary) when right, None otherwise (wrong,
@@ -219,5 +279,25 @@ pub async fn mark_email_verified(
         status => Err(Error::Upstream(format!(
             "svc-users answered {status} to marking an email verified"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CachedUser;
+
+    #[test]
+    fn a_cached_user_counts_only_at_its_generation() {
+        let copy = CachedUser::write(b"g1", Some(br#"{"user":{}}"#));
+        assert_eq!(
+            CachedUser::read(&copy, b"g1"),
+            Some(Some(&br#"{"user":{}}"#[..]))
+        );
+        assert_eq!(CachedUser::read(&copy, b"g2"), None, "changed since");
+        assert_eq!(CachedUser::read(&copy, b""), None, "generation expired");
+        let missing = CachedUser::write(b"", None);
+        assert_eq!(CachedUser::read(&missing, b""), Some(None), "no such user");
+        assert_eq!(CachedUser::read(&missing, b"g1"), None);
+        assert_eq!(CachedUser::read(b"no newline", b""), None, "not a copy");
     }
 }

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod addresses;
 pub mod error;
+pub mod generation;
 pub mod groups;
 pub mod kobil;
 pub mod model;
@@ -154,6 +155,12 @@ async fn ensure_bootstrap_admin(state: &State) -> Result<(), Error> {
 /// Registers health, metrics and every route of svc-users.
 pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
     state.ctx.configure_common(cfg, Shape::Kobil(5));
-    routes::configure(cfg);
+    cfg.service(
+        web::scope("")
+            .wrap(actix_web::middleware::from_fn(
+                generation::renew_after_change,
+            ))
+            .configure(routes::configure),
+    );
     cfg.app_data(web::Data::new(state));
 }

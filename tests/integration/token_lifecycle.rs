@@ -12,6 +12,25 @@ use serde_json::{Map, Value, json};
 
 const RS_SECRET: &str = "Kq3mW7xT1vB5nY9cD2fH6jL0pS4gA8eU3iO7uR1Zr8";
 
+async fn userinfo(client: &reqwest::Client, oidc: &str, access: &str) -> Value {
+    let reply = client
+        .get(format!("{oidc}/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    reply.json().await.unwrap()
+}
+
+fn payload(jwt: &str) -> Value {
+    use base64::Engine;
+    let part = jwt.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
 async fn form_post(client: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> (u16, Value) {
     let reply = client.post(url).form(form).send().await.unwrap();
     let status = reply.status().as_u16();
@@ -93,15 +112,7 @@ async fn tokens_are_inspected_revoked_and_ended() {
         // Userinfo: header or body, fresh from the user's record.
         let (_, tokens) = sign_in().await;
         let access = tokens["access_token"].as_str().unwrap().to_owned();
-        let info: Value = client
-            .get(format!("{oidc}/userinfo"))
-            .bearer_auth(&access)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let info = userinfo(&client, &oidc, &access).await;
         assert_eq!(info["sub"], dana.as_str(), "{name}: {info}");
         assert_eq!(info["preferred_username"], "dana");
         assert_eq!(info["given_name"], "Dana");
@@ -120,6 +131,57 @@ async fn tokens_are_inspected_revoked_and_ended() {
                 .unwrap()
                 .starts_with("Bearer")
         );
+
+        // svc-auth keeps a copy of the user, yet a change through the admin API shows at once:
+        // in userinfo, and in the roles of a refreshed token.
+        let renamed = client
+            .put(format!("{gw}/admin/realms/acme/users/{dana}"))
+            .bearer_auth(&admin)
+            .json(&json!({"firstName": "Daniela"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(renamed.status(), 204, "{name}");
+        let info = userinfo(&client, &oidc, &access).await;
+        assert_eq!(info["given_name"], "Daniela", "{name}: {info}");
+        let role = client
+            .post(format!("{gw}/admin/realms/acme/roles"))
+            .bearer_auth(&admin)
+            .json(&json!({"name": "auditor"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(role.status(), 201, "{name}");
+        let granted = client
+            .post(format!(
+                "{gw}/admin/realms/acme/users/{dana}/role-mappings/realm"
+            ))
+            .bearer_auth(&admin)
+            .json(&json!([{"name": "auditor"}]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(granted.status(), 204, "{name}");
+        let (status, refreshed) = form_post(
+            &client,
+            &token_url,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "admin-cli"),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{name}: {refreshed}");
+        let claims = payload(refreshed["access_token"].as_str().unwrap());
+        assert!(
+            claims["realm_access"]["roles"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("auditor")),
+            "{name}: {claims}"
+        );
+        let tokens = refreshed;
 
         // Introspection: only for authenticated confidential clients.
         let (status, active) = introspect(access.clone()).await;
