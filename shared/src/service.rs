@@ -199,10 +199,18 @@ pub async fn start_with_context<S: IdpService>(
         let (state, db, probes) = (state.clone(), ctx.db.clone(), ctx.probes());
         async move {
             db.migrate_with_retry(S::MIGRATIONS, S::KIND).await;
-            let mut delay = std::time::Duration::from_millis(200);
+            // Bootstraps that need a peer (svc-users needs svc-tenants and svc-login) fail
+            // until it is up, which takes tens of milliseconds when all start together: retry
+            // soon at first, and only complain once it takes longer than a start should.
+            let mut delay = std::time::Duration::from_millis(20);
             loop {
                 match state.bootstrap().await {
                     Ok(()) => break,
+                    Err(e) if delay < std::time::Duration::from_secs(1) => {
+                        tracing::debug!(service = %S::KIND, error = %e, "bootstrap not done yet; retrying");
+                        tokio::time::sleep(delay).await;
+                        delay *= 2;
+                    }
                     Err(e) => {
                         tracing::warn!(service = %S::KIND, error = %e, "bootstrap failed; retrying");
                         tokio::time::sleep(delay).await;
