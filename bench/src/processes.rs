@@ -54,7 +54,7 @@ impl Drop for Running {
 /// Starts the six services at once and then the gateway as separate processes (fresh SQLite
 /// files, one shared service token) and reports each one's cold start (its own spawn to its
 /// `/health/ready`, every part polled at once) and idle RSS once all are up.
-pub async fn cold_starts(idp: &Path) -> Result<Vec<PartFigures>, String> {
+pub async fn cold_starts(idp: &Path, redis_url: &str) -> Result<Vec<PartFigures>, String> {
     let bin_dir = idp
         .parent()
         .map(Path::to_path_buf)
@@ -85,6 +85,13 @@ pub async fn cold_starts(idp: &Path) -> Result<Vec<PartFigures>, String> {
             .env("IDP_SECURITY__KEY_ENCRYPTION_KEY", &key)
             .env("IDP_BOOTSTRAP_ADMIN_PASSWORD", "Bench-admin-1")
             .env("IDP_TELEMETRY__LOG_LEVEL", "warn")
+            // Separate processes share Redis, as deployed: a cache per process would keep a
+            // realm one part looked up before svc-tenants made it "missing" for seconds.
+            .env("IDP_CACHE__URL", redis_url)
+            .env(
+                "IDP_CACHE__PREFIX",
+                format!("bench-parts-{}:", std::process::id()),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         for (j, (_, var)) in PARTS.iter().enumerate() {
