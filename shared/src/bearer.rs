@@ -17,6 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use josekit::jwk::Jwk;
 use josekit::jws::{ES256, EdDSA, JwsVerifier, PS256, RS256};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::ServiceKind;
 use crate::cache::SharedCache;
@@ -35,6 +36,8 @@ const REFETCH_COOLDOWN: Duration = Duration::from_secs(10);
 const JWKS_MAX_AGE: Duration = Duration::from_secs(300);
 /// A tenant's `notBefore` (Keycloak's push-revocation) is read again after this long.
 pub const NOT_BEFORE_MAX_AGE: Duration = Duration::from_secs(2);
+/// Access tokens whose signature this process has checked, remembered until they expire.
+const VERIFIED_MEMO_ENTRIES: usize = 10_000;
 
 /// Cache key under which svc-auth marks a revoked token id.
 pub fn revoked_token_key(jti: &str) -> String {
@@ -135,6 +138,17 @@ pub struct BearerVerifier {
     fetching: tokio::sync::Mutex<()>,
     /// Per tenant: its `notBefore` (seconds) and when it was read.
     not_before: Mutex<HashMap<String, (i64, Instant)>>,
+    /// Access tokens already verified, by the SHA-256 of the token. A client sends the same
+    /// token for minutes; checking its signature and parsing it again each time was the
+    /// largest part of the gateway's own work. Expiry, tenant, not-before and revocation are
+    /// still checked on every request.
+    verified: Mutex<HashMap<[u8; 32], Verified>>,
+}
+
+#[derive(Clone)]
+struct Verified {
+    principal: Principal,
+    issued_at: i64,
 }
 
 impl BearerVerifier {
@@ -146,6 +160,7 @@ impl BearerVerifier {
             sets: Mutex::new(HashMap::new()),
             fetching: tokio::sync::Mutex::new(()),
             not_before: Mutex::new(HashMap::new()),
+            verified: Mutex::new(HashMap::new()),
         }
     }
 
@@ -160,25 +175,61 @@ impl BearerVerifier {
         tenants: &[&str],
         now: i64,
     ) -> Result<Principal, BearerError> {
-        let (tenant, claims) = self
-            .verify_signed(token, tenants, now, "Bearer", true)
-            .await
-            .map_err(|e| match e {
-                BearerError::WrongType => BearerError::NotAccessToken,
-                other => other,
-            })?;
-        let exp = claims
-            .get("exp")
-            .and_then(Value::as_i64)
-            .ok_or(BearerError::Malformed)?;
-        let principal = principal(&tenant, &claims, exp)?;
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let known = self.remembered(&digest, tenants, now);
+        let Verified {
+            principal,
+            issued_at,
+        } = match known {
+            Some(known) => known,
+            None => {
+                let (tenant, claims) = self
+                    .verify_signed(token, tenants, now, "Bearer", true)
+                    .await
+                    .map_err(|e| match e {
+                        BearerError::WrongType => BearerError::NotAccessToken,
+                        other => other,
+                    })?;
+                let exp = claims
+                    .get("exp")
+                    .and_then(Value::as_i64)
+                    .ok_or(BearerError::Malformed)?;
+                let verified = Verified {
+                    principal: principal(&tenant, &claims, exp)?,
+                    issued_at: claims.get("iat").and_then(Value::as_i64).unwrap_or(0),
+                };
+                self.remember(digest, &verified, now);
+                verified
+            }
+        };
         // Tokens issued before the tenant's not-before (push-revocation) are revoked.
-        let not_before = self.tenant_not_before(&tenant).await;
-        if not_before > 0 && claims.get("iat").and_then(Value::as_i64).unwrap_or(0) < not_before {
+        let not_before = self.tenant_not_before(&principal.tenant).await;
+        if not_before > 0 && issued_at < not_before {
             return Err(BearerError::Revoked);
         }
         self.check_revocation(&principal).await?;
         Ok(principal)
+    }
+
+    /// A token verified before, when it is still within its lifetime and from a tenant this
+    /// route accepts.
+    fn remembered(&self, digest: &[u8; 32], tenants: &[&str], now: i64) -> Option<Verified> {
+        let memo = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        memo.get(digest)
+            .filter(|v| now <= v.principal.expires_at + LEEWAY_SECS)
+            .filter(|v| tenants.contains(&v.principal.tenant.as_str()))
+            .cloned()
+    }
+
+    fn remember(&self, digest: [u8; 32], verified: &Verified, now: i64) {
+        let mut memo = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if memo.len() >= VERIFIED_MEMO_ENTRIES {
+            memo.retain(|_, v| now <= v.principal.expires_at + LEEWAY_SECS);
+            if memo.len() >= VERIFIED_MEMO_ENTRIES {
+                memo.clear();
+            }
+        }
+        memo.insert(digest, verified.clone());
     }
 
     /// The tenant's `notBefore`, kept per process for [`NOT_BEFORE_MAX_AGE`]. When svc-tenants
@@ -464,6 +515,39 @@ fn principal(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remembered_token_keeps_its_tenant_and_lifetime() {
+        let settings = Settings::load_from(HashMap::new()).unwrap();
+        let verifier = BearerVerifier::new(
+            &settings,
+            ServiceClient::new(&settings).unwrap(),
+            Arc::new(crate::cache::MemoryCache::new("t:")),
+        );
+        let claims = serde_json::json!({"sub": "u1", "jti": "j1"});
+        let verified = Verified {
+            principal: principal("acme", claims.as_object().unwrap(), 1_000).unwrap(),
+            issued_at: 900,
+        };
+        let digest = [7u8; 32];
+        verifier.remember(digest, &verified, 950);
+        let hit = verifier
+            .remembered(&digest, &["acme", "master"], 950)
+            .unwrap();
+        assert_eq!(hit.principal.subject, "u1");
+        assert_eq!(hit.issued_at, 900);
+        assert!(
+            verifier.remembered(&digest, &["other"], 950).is_none(),
+            "another tenant's route"
+        );
+        assert!(
+            verifier
+                .remembered(&digest, &["acme"], 1_000 + LEEWAY_SECS + 1)
+                .is_none(),
+            "expired"
+        );
+        assert!(verifier.remembered(&[8u8; 32], &["acme"], 950).is_none());
+    }
 
     fn token(header: &str, payload: &str) -> String {
         format!(
