@@ -74,7 +74,14 @@ pub async fn start(mut settings: Settings) -> Result<Platform, StartError> {
         start_one::<svc_login::State>(&settings, &cache, next()).await?,
         start_one::<svc_riskbits::State>(&settings, &cache, next()).await?,
     ];
-    let gateway = gateway::start(settings, cache, gateway_listener, None)?;
+    // The gateway calls the services' apps on its own workers: no loopback hop on the public
+    // path. Their own servers stay up for the calls services make to each other.
+    let in_process = services
+        .iter()
+        .map(|s| (s.kind, s.routes.clone()))
+        .collect();
+    let gateway =
+        gateway::start_with_services(settings, cache, gateway_listener, None, in_process)?;
     Ok(Platform { gateway, services })
 }
 

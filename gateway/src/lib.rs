@@ -4,6 +4,7 @@
 
 pub mod client_address;
 pub mod cors;
+pub mod in_process;
 pub mod rate_limit;
 pub mod route_table;
 pub mod routes;
@@ -47,6 +48,8 @@ pub struct State {
     pub proxies: client_address::TrustedProxies,
     /// For the allowed-origins lookups of CORS.
     pub client: ServiceClient,
+    /// Services running in this process (the all-in-one): called directly, not over HTTP.
+    pub in_process: Arc<in_process::InProcessServices>,
 }
 
 impl State {
@@ -116,6 +119,7 @@ impl State {
             metrics,
             probes,
             upstream_errors,
+            in_process: Arc::new(Vec::new()),
         })
     }
 }
@@ -129,6 +133,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
     let upstream = routes::proxy::Upstream::new(&state.settings.gateway)
         .map(web::Data::new)
         .unwrap_or_else(|_| state.upstream.clone());
+    if !state.in_process.is_empty() {
+        // Per worker, like the pool above: the apps run on this thread.
+        cfg.app_data(in_process::LocalApps::new(&state.in_process));
+    }
     cfg.app_data(upstream)
         .app_data(web::Data::new(state))
         .default_service(web::to(routes::proxy::forward));
@@ -184,10 +192,23 @@ pub fn start(
     listener: std::net::TcpListener,
     workers: Option<usize>,
 ) -> Result<RunningGateway, StartError> {
+    start_with_services(settings, cache, listener, workers, Vec::new())
+}
+
+/// Like [`start`], serving the routes of `services` (run by this process) in the gateway's
+/// own workers instead of proxying to them.
+pub fn start_with_services(
+    settings: Arc<Settings>,
+    cache: SharedCache,
+    listener: std::net::TcpListener,
+    workers: Option<usize>,
+    services: in_process::InProcessServices,
+) -> Result<RunningGateway, StartError> {
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Other(e.to_string()))?;
-    let state = State::new(settings.clone(), cache)?;
+    let mut state = State::new(settings.clone(), cache)?;
+    state.in_process = Arc::new(services);
     let probes = state.probes.clone();
     let workers = workers
         .or(settings.http.workers)

@@ -6,7 +6,11 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use actix_web::dev::{Server, ServerHandle};
+use actix_service::{IntoServiceFactory, ServiceExt};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{
+    AppConfig, Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse,
+};
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 
@@ -112,6 +116,50 @@ pub trait IdpService: Clone + Send + Sync + 'static {
     }
 }
 
+/// A part's routes, registrable on any actix worker: its own server's, and in the all-in-one
+/// the gateway's, which serves the services' public routes in process (no loopback hop).
+pub type AppRoutes = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
+/// The app every part serves: security headers, telemetry, a JSON 404, then the part's routes.
+pub fn app(
+    configure: impl FnOnce(&mut web::ServiceConfig),
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody + 'static>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    // The JSON 404 first, so a part may replace it (the gateway proxies instead).
+    App::new()
+        .wrap(security_headers())
+        .wrap(from_fn(telemetry::observe))
+        .default_service(web::to(crate::error::not_found))
+        .configure(configure)
+}
+
+/// A part's app running on the current worker thread, called without a socket in between.
+pub type LocalService = actix_service::boxed::BoxService<
+    actix_http::Request,
+    ServiceResponse<BoxBody>,
+    actix_web::Error,
+>;
+
+/// Builds `routes`' app on this worker thread, as its own server builds it on each of its.
+pub async fn local_service(routes: &AppRoutes) -> Result<LocalService, StartError> {
+    let routes = routes.clone();
+    let factory = app(move |cfg| routes(cfg)).into_factory();
+    let service = factory
+        .new_service(AppConfig::default())
+        .await
+        .map_err(|()| StartError::Other("an app failed to initialise".into()))?;
+    Ok(actix_service::boxed::service(
+        service.map(ServiceResponse::map_into_boxed_body),
+    ))
+}
+
 /// Starts an actix server for one part on a bound listener. Signals are handled by the
 /// caller ([`shutdown_signal`]) so one process can stop several servers in order.
 pub fn serve<F>(
@@ -124,24 +172,17 @@ pub fn serve<F>(
 where
     F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
-    Ok(HttpServer::new(move || {
-        // The JSON 404 first, so a part may replace it (the gateway proxies instead).
-        App::new()
-            .wrap(security_headers())
-            .wrap(from_fn(telemetry::observe))
-            .default_service(web::to(crate::error::not_found))
-            .configure(configure.clone())
-    })
-    .workers(workers.max(1))
-    // A client that has not sent its request head by then gets 408 (slow-loris defence).
-    .client_request_timeout(client_request_timeout)
-    .shutdown_timeout(shutdown_timeout_secs)
-    // Nagle would hold a streamed reply's body behind its head until the client's delayed ACK
-    // (40 ms on Linux): every proxied reply streams, so the gateway's p99 was that delay.
-    .tcp_nodelay(true)
-    .disable_signals()
-    .listen(listener)?
-    .run())
+    Ok(HttpServer::new(move || app(configure.clone()))
+        .workers(workers.max(1))
+        // A client that has not sent its request head by then gets 408 (slow-loris defence).
+        .client_request_timeout(client_request_timeout)
+        .shutdown_timeout(shutdown_timeout_secs)
+        // Nagle would hold a streamed reply's body behind its head until the client's delayed
+        // ACK (40 ms on Linux): every proxied reply streams, so the gateway's p99 was that delay.
+        .tcp_nodelay(true)
+        .disable_signals()
+        .listen(listener)?
+        .run())
 }
 
 /// Headers every reply carries unless its handler set its own (a hosted page sets a fuller
@@ -169,6 +210,8 @@ pub struct RunningService {
     pub kind: ServiceKind,
     pub url: String,
     pub ctx: ServiceContext,
+    /// Its routes, for the all-in-one's gateway to serve in process.
+    pub routes: AppRoutes,
     pub handle: ServerHandle,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -222,12 +265,16 @@ pub async fn start_with_context<S: IdpService>(
         }
     };
     tokio::spawn(startup);
+    let routes: AppRoutes = Arc::new(move |cfg| S::configure(cfg, state.clone()));
     let server = serve(
         listener,
         workers,
         ctx.settings.http.shutdown_timeout_secs,
         std::time::Duration::from_secs(5),
-        move |cfg| S::configure(cfg, state.clone()),
+        {
+            let routes = routes.clone();
+            move |cfg| routes(cfg)
+        },
     )
     .map_err(|source| StartError::Bind {
         addr: addr.to_string(),
@@ -238,6 +285,7 @@ pub async fn start_with_context<S: IdpService>(
         kind: S::KIND,
         url: format!("http://{addr}"),
         ctx,
+        routes,
         handle,
         task: tokio::spawn(server),
     })

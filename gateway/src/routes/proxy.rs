@@ -17,6 +17,7 @@ use idp_shared::error::{ErrorInfo, Shape, render};
 
 use crate::State;
 use crate::cors;
+use crate::in_process;
 use crate::rate_limit::{self, RouteGroup};
 use crate::route_table::{Resolution, accepted_tenants};
 use idp_shared::bearer::bearer_token;
@@ -27,7 +28,7 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// slow upload or download streams through instead of waiting in the gateway.
 pub struct Upstream {
     client: reqwest::Client,
-    response_timeout: Duration,
+    pub(crate) response_timeout: Duration,
 }
 
 impl Upstream {
@@ -329,6 +330,35 @@ async fn authenticate_and_send(
         .headers()
         .get(header::TRANSFER_ENCODING)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
+    if let Some(app) = in_process::app_for(req, service).await {
+        let path_and_query = match req.uri().query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path.to_owned(),
+        };
+        let outgoing = in_process::Outgoing {
+            service,
+            path_and_query: &path_and_query,
+            headers,
+            authority: authority(base),
+            has_body: declared.unwrap_or(0) > 0 || chunked,
+            body_limit: limit,
+            timeout: upstream.response_timeout,
+        };
+        return match in_process::send(req, payload, &app, outgoing).await {
+            Ok(reply) => reply,
+            Err(failure @ in_process::Failure::Malformed) => {
+                error_reply(failure.status(), "BAD_REQUEST", "malformed request path")
+            }
+            Err(failure @ in_process::Failure::Timeout) => {
+                fail("timeout");
+                error_reply(
+                    failure.status(),
+                    "UPSTREAM_TIMEOUT",
+                    format!("{} did not answer in time", service.binary()),
+                )
+            }
+        };
+    }
     let overflowed = Rc::new(Cell::new(false));
     let Ok(method) = reqwest::Method::from_bytes(req.method().as_str().as_bytes()) else {
         return error_reply(StatusCode::BAD_REQUEST, "BAD_REQUEST", "unsupported method");
@@ -454,6 +484,12 @@ fn from_reqwest_headers(headers: &reqwest::header::HeaderMap) -> HeaderMap {
         }
     }
     out
+}
+
+/// `host:port` of a service's base URL.
+fn authority(base: &str) -> &str {
+    let rest = base.split_once("://").map_or(base, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or(rest)
 }
 
 fn is_forwarding(name: &HeaderName) -> bool {
