@@ -8,6 +8,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::cache::{Cache, CacheError};
 use crate::config::{Secret, ServiceKind, ServiceUrls, Settings};
+use crate::parsed::ParsedCopies;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {
@@ -34,6 +35,8 @@ pub struct ServiceClient {
     http: reqwest::Client,
     urls: Arc<ServiceUrls>,
     token: Option<Secret>,
+    /// Realm representations parsed from the cache (see [`crate::realms::lookup_realm`]).
+    pub(crate) realms: Arc<ParsedCopies<serde_json::Value>>,
 }
 
 impl ServiceClient {
@@ -49,6 +52,7 @@ impl ServiceClient {
             http,
             urls: Arc::new(settings.services.clone()),
             token: settings.security.service_token.clone(),
+            realms: Arc::default(),
         })
     }
 

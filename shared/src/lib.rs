@@ -10,6 +10,7 @@ pub mod error;
 pub mod health;
 pub mod http_client;
 pub mod names;
+pub mod parsed;
 pub mod realms;
 pub mod security;
 pub mod service;

@@ -2,6 +2,7 @@
 //! internal route and kept in the cache briefly (misses too), so token and login traffic does
 //! not become tenant traffic. svc-tenants deletes the key on every change.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -22,12 +23,12 @@ pub fn realm_cache_key(name: &str) -> String {
 }
 
 /// The realm representation of `name` (defaults included), or None when there is no such
-/// tenant (or the name is not a valid one).
+/// tenant (or the name is not a valid one). Parsed once per change, not per request.
 pub async fn lookup_realm(
     client: &ServiceClient,
     cache: &dyn Cache,
     name: &str,
-) -> Result<Option<Value>, LookupError> {
+) -> Result<Option<Arc<Value>>, LookupError> {
     if check_tenant_name(name).is_err() {
         return Ok(None);
     }
@@ -44,7 +45,9 @@ pub async fn lookup_realm(
     else {
         return Ok(None);
     };
-    serde_json::from_slice(&bytes)
+    client
+        .realms
+        .get_or_parse(name, bytes, |b| serde_json::from_slice(b))
         .map(Some)
         .map_err(|e| LookupError::Upstream {
             service: ServiceKind::Tenants,

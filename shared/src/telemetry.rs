@@ -5,6 +5,7 @@
 //! service's. Every HTTP server wraps [`observe`], which opens the request span (child of the
 //! caller's trace context) and records the Prometheus request metrics.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -39,6 +40,11 @@ impl Drop for TelemetryGuard {
         }
     }
 }
+
+/// Whether request spans leave the process (OTLP export is on). Like the subscriber it is set
+/// once per process; without export a span's name and final status have no reader, and
+/// formatting them was a measurable share of a token request.
+static TRACES_EXPORTED: AtomicBool = AtomicBool::new(false);
 
 /// Installs the global subscriber once per process. A second call (tests, the all-in-one
 /// binary) keeps the first subscriber and returns a guard that does nothing.
@@ -78,6 +84,7 @@ pub fn init(service_name: &str, settings: &TelemetrySettings) -> TelemetryGuard 
         .is_ok();
     match (installed, provider) {
         (true, Some(p)) => {
+            TRACES_EXPORTED.store(true, Ordering::Relaxed);
             opentelemetry::global::set_tracer_provider(p.clone());
             TelemetryGuard { provider: Some(p) }
         }
@@ -222,20 +229,28 @@ pub async fn observe(
     let parent = opentelemetry::global::get_text_map_propagator(|p| {
         p.extract(&HeaderExtractor(req.headers()))
     });
-    let span = tracing::info_span!(
-        "request",
-        otel.name = %format!("{} {}", method, req.path()),
-        http.method = %method,
-        http.path = %req.path(),
-        http.status = tracing::field::Empty,
-    );
+    let exported = TRACES_EXPORTED.load(Ordering::Relaxed);
+    // Log lines inside the request carry method and path either way.
+    let span = if exported {
+        tracing::info_span!(
+            "request",
+            otel.name = %format!("{} {}", method, req.path()),
+            http.method = %method,
+            http.path = %req.path(),
+            http.status = tracing::field::Empty,
+        )
+    } else {
+        tracing::info_span!("request", http.method = %method, http.path = %req.path())
+    };
     if let Err(e) = span.set_parent(parent) {
         tracing::debug!(error = ?e, "trace parent not set");
     }
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let res = next.call(req).instrument(span.clone()).await?;
     let status = res.status().as_u16();
-    span.record("http.status", status);
+    if exported {
+        span.record("http.status", status);
+    }
     if let Some(metrics) = metrics {
         let labelled = res.request().extensions().get::<RouteLabel>().cloned();
         let route = labelled

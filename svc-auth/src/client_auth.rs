@@ -2,6 +2,8 @@
 //! logout endpoints: `client_secret_basic` or `client_secret_post`, never both; a public
 //! client identifies itself by `client_id` alone.
 
+use std::sync::Arc;
+
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use base64::Engine;
@@ -20,7 +22,7 @@ pub async fn authenticate(
     tenant: &str,
     form_client_id: Option<&str>,
     form_secret: Option<&str>,
-) -> Result<ClientInfo, Error> {
+) -> Result<Arc<ClientInfo>, Error> {
     let basic = basic_credentials(req)?;
     let (client_id, secret) = match (basic, form_secret.map(str::to_owned)) {
         (Some(_), Some(_)) => {

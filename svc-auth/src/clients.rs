@@ -2,6 +2,7 @@
 //! secret never leaves svc-apps; its SHA-256 does, and a presented secret is hashed and
 //! compared in constant time (secrets are high-entropy, so no slow hash is needed here).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use idp_shared::ServiceKind;
@@ -89,7 +90,7 @@ pub async fn lookup(
     state: &State,
     tenant: &str,
     client_id: &str,
-) -> Result<Option<ClientInfo>, Error> {
+) -> Result<Option<Arc<ClientInfo>>, Error> {
     if client_id.is_empty() || client_id.len() > 255 {
         return Ok(None);
     }
@@ -106,7 +107,9 @@ pub async fn lookup(
     else {
         return Ok(None);
     };
-    let info = serde_json::from_slice(&bytes)
+    let info = state
+        .client_copies
+        .get_or_parse(&key, bytes, |b| serde_json::from_slice(b))
         .map_err(|e| Error::Upstream(format!("svc-apps sent an unexpected client: {e}")))?;
     Ok(Some(info))
 }

@@ -28,6 +28,7 @@ use actix_web::web;
 use diesel_migrations::embed_migrations;
 use idp_shared::db::Migrations;
 use idp_shared::error::Shape;
+use idp_shared::parsed::ParsedCopies;
 use idp_shared::security::SecretBox;
 use idp_shared::{IdpService, ServiceContext, ServiceKind, StartError};
 
@@ -47,6 +48,10 @@ pub struct State {
     pub key_maker: Arc<tokio::sync::Mutex<()>>,
     /// Key rings and unsealed signers of this process.
     pub signer_cache: Arc<signing::SignerCache>,
+    /// The sessions of the refresh tokens this process issued last.
+    pub recent_sessions: Arc<sessions::RecentSessions>,
+    /// Clients parsed from the cache, reused while their cached JSON is unchanged.
+    pub client_copies: Arc<ParsedCopies<clients::ClientInfo>>,
 }
 
 impl State {
@@ -68,6 +73,8 @@ impl IdpService for State {
             secrets,
             key_maker: Arc::new(tokio::sync::Mutex::new(())),
             signer_cache: Arc::default(),
+            client_copies: Arc::default(),
+            recent_sessions: Arc::default(),
         })
     }
 

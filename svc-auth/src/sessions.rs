@@ -3,6 +3,8 @@
 //! except within a short grace after its rotation, where it is a client racing itself (two
 //! tabs refreshing at once): that loser is refused without ending the session.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use idp_shared::bearer::revoked_session_key;
@@ -12,7 +14,7 @@ use serde_json::Value;
 use crate::State;
 use crate::clients::ClientInfo;
 use crate::error::Error;
-use crate::store::{self, RefreshTokenRow, SessionRow};
+use crate::store::{self, RefreshTokenRow, Rotation, SessionRow};
 use crate::tenants::TenantInfo;
 use crate::tokens::{self, UserGrant, refresh_hash};
 use crate::users::{self, UserView};
@@ -73,11 +75,13 @@ pub async fn start(
         expires_at: refresh.expires_at_ms,
         spent_at: None,
     };
+    let (first_hash, stored) = (first.token_hash.clone(), session.clone());
     state
         .ctx
         .db
-        .run(move |conn| store::insert_session(conn, &session, &first))
+        .write(move |conn| store::insert_session(conn, &stored, &first))
         .await?;
+    state.recent_sessions.keep(first_hash, session);
     Ok(reply)
 }
 
@@ -85,7 +89,9 @@ fn invalid(message: &str) -> Error {
     Error::InvalidGrant(message.to_owned())
 }
 
-/// The refresh_token grant: checks the token, its session and its user, then rotates.
+/// The refresh_token grant: checks the token, its session and its user, then rotates. A
+/// session this process refreshed or started last needs one trip to the database: the
+/// rotation, which checks what can have changed (spent, expired, ended) as it writes.
 pub async fn refresh(
     state: &State,
     tenant: &TenantInfo,
@@ -97,13 +103,10 @@ pub async fn refresh(
         return Err(invalid("Invalid refresh token"));
     }
     let hash = refresh_hash(token);
-    let lookup = hash.clone();
-    let (row, session) = state
-        .ctx
-        .db
-        .run(move |conn| store::find_refresh(conn, &lookup))
-        .await?
-        .ok_or_else(|| invalid("Invalid refresh token"))?;
+    let session = match state.recent_sessions.take(&hash) {
+        Some(session) => session,
+        None => read_session(state, tenant, &hash, now).await?,
+    };
     if session.tenant != tenant.name {
         return Err(invalid("Invalid refresh token"));
     }
@@ -112,13 +115,7 @@ pub async fn refresh(
             "Invalid refresh token. Token client and authorized client don't match",
         ));
     }
-    if session.revoked_at.is_some() {
-        return Err(invalid("Session not active"));
-    }
-    if let Some(spent) = row.spent_at {
-        return Err(reused(state, tenant, &session, spent, now).await?);
-    }
-    if row.expires_at <= now || now - session.created_at > tenant.session_max.saturating_mul(1000) {
+    if now - session.created_at > tenant.session_max.saturating_mul(1000) {
         end_sessions(state, tenant, Some(&session.id), None, now).await?;
         return Err(invalid("Session not active"));
     }
@@ -146,17 +143,84 @@ pub async fn refresh(
         expires_at: next.expires_at_ms,
         spent_at: None,
     };
+    let next_hash = next.token_hash.clone();
     let browser = session.browser_session_id.clone();
-    let won = state
+    let rotation = state
         .ctx
         .db
-        .run(move |conn| store::rotate_refresh(conn, &hash, &next, browser.as_deref(), now))
+        .write(move |conn| store::rotate_refresh(conn, &hash, &next, browser.as_deref(), now))
         .await?;
-    if !won {
-        // Another request spent it between our read and our write: a race by definition.
-        return Err(invalid("Token is no longer valid"));
+    match rotation {
+        Rotation::Rotated => {
+            state.recent_sessions.keep(next_hash, session);
+            Ok(reply)
+        }
+        Rotation::Unknown => Err(invalid("Invalid refresh token")),
+        Rotation::Ended => Err(invalid("Session not active")),
+        Rotation::Spent(at) => Err(reused(state, tenant, &session, at, now).await?),
+        Rotation::Expired => {
+            end_sessions(state, tenant, Some(&session.id), None, now).await?;
+            Err(invalid("Session not active"))
+        }
     }
-    Ok(reply)
+}
+
+/// The session of a refresh token this process does not remember, with the token's own
+/// checks, so a token that cannot be rotated is refused before anything is signed.
+async fn read_session(
+    state: &State,
+    tenant: &TenantInfo,
+    hash: &str,
+    now: i64,
+) -> Result<SessionRow, Error> {
+    let lookup = hash.to_owned();
+    let (row, session) = state
+        .ctx
+        .db
+        .run(move |conn| store::find_refresh(conn, &lookup))
+        .await?
+        .ok_or_else(|| invalid("Invalid refresh token"))?;
+    if session.tenant != tenant.name {
+        return Err(invalid("Invalid refresh token"));
+    }
+    if session.revoked_at.is_some() {
+        return Err(invalid("Session not active"));
+    }
+    if let Some(spent) = row.spent_at {
+        return Err(reused(state, tenant, &session, spent, now).await?);
+    }
+    if row.expires_at <= now {
+        end_sessions(state, tenant, Some(&session.id), None, now).await?;
+        return Err(invalid("Session not active"));
+    }
+    Ok(session)
+}
+
+/// Sessions of the refresh tokens this process issued last, by the token's hash, so their
+/// next refresh skips a read. Only a session's fixed facts are taken from here (tenant, user,
+/// client, scope, start, browser sign-in); whether it is still live and the token unspent is
+/// checked by the rotation itself, so another replica's logout or rotation is never missed.
+#[derive(Default)]
+pub struct RecentSessions {
+    by_token: Mutex<HashMap<String, SessionRow>>,
+}
+
+/// Sessions remembered at most (a few MiB); past it the map starts over.
+const MAX_RECENT_SESSIONS: usize = 20_000;
+
+impl RecentSessions {
+    fn keep(&self, token_hash: String, session: SessionRow) {
+        let mut map = self.by_token.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_RECENT_SESSIONS {
+            map.clear();
+        }
+        map.insert(token_hash, session);
+    }
+
+    fn take(&self, token_hash: &str) -> Option<SessionRow> {
+        let mut map = self.by_token.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(token_hash)
+    }
 }
 
 /// The answer to a spent refresh token: within the grace, a refusal; after it, the session

@@ -79,6 +79,8 @@ const RING_TTL_MS: i64 = 10_000;
 pub struct SignerCache {
     rings: Mutex<HashMap<String, (i64, Vec<SigningKeyRow>)>>,
     signers: Mutex<HashMap<String, Arc<dyn JwsSigner>>>,
+    /// HS256 signers of refresh tokens by tenant (their keys are derived, never stored).
+    refresh_signers: Mutex<HashMap<String, Arc<dyn JwsSigner>>>,
 }
 
 impl SignerCache {
@@ -108,6 +110,24 @@ impl SignerCache {
     fn keep_signer(&self, kid: &str, signer: Arc<dyn JwsSigner>) {
         let mut signers = self.signers.lock().unwrap_or_else(|p| p.into_inner());
         signers.insert(kid.to_owned(), signer);
+    }
+
+    /// The tenant's refresh-token signer, derived on first use.
+    pub fn refresh_signer(
+        &self,
+        tenant: &str,
+        derive: impl FnOnce() -> Result<Arc<dyn JwsSigner>, Error>,
+    ) -> Result<Arc<dyn JwsSigner>, Error> {
+        let mut signers = self
+            .refresh_signers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(signer) = signers.get(tenant) {
+            return Ok(signer.clone());
+        }
+        let signer = derive()?;
+        signers.insert(tenant.to_owned(), signer.clone());
+        Ok(signer)
     }
 }
 
@@ -199,7 +219,9 @@ mod tests {
     fn tenant(algorithm: Algorithm) -> TenantInfo {
         TenantInfo::from_representation(
             "acme",
-            &serde_json::json!({"enabled": true, "defaultSignatureAlgorithm": algorithm.name()}),
+            Arc::new(
+                serde_json::json!({"enabled": true, "defaultSignatureAlgorithm": algorithm.name()}),
+            ),
         )
     }
 

@@ -127,40 +127,98 @@ pub fn find_refresh(
     Ok(session.map(|s| (refresh, s)))
 }
 
-/// Spends a refresh token and stores its successor, atomically: of parallel spenders of one
-/// token exactly one gets true.
+/// What became of a refresh token presented for rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// Spent now; its successor is stored.
+    Rotated,
+    /// No such token in this session.
+    Unknown,
+    /// Spent before, at this time (a replay, or a client racing itself).
+    Spent(i64),
+    /// Past its expiry.
+    Expired,
+    /// Its session has ended (logout, revocation, ...).
+    Ended,
+}
+
+/// Spends a refresh token and stores its successor, atomically, checking everything that can
+/// change under a live session (spent, expired, session ended) in the same transaction: of
+/// parallel spenders of one token exactly one rotates. Nothing is written unless it rotates.
 pub fn rotate_refresh(
     conn: &mut DbConnection,
     spent_hash: &str,
     next: &RefreshTokenRow,
     browser_session_id: Option<&str>,
     now: i64,
-) -> Result<bool, DbError> {
-    Ok(conn.transaction::<_, diesel::result::Error, _>(|conn| {
+) -> Result<Rotation, DbError> {
+    let outcome = conn.transaction::<_, diesel::result::Error, _>(|conn| {
         let won = diesel::update(
             refresh_tokens::table
                 .find(spent_hash)
-                .filter(refresh_tokens::spent_at.is_null()),
+                .filter(refresh_tokens::session_id.eq(&next.session_id))
+                .filter(refresh_tokens::spent_at.is_null())
+                .filter(refresh_tokens::expires_at.gt(now)),
         )
         .set(refresh_tokens::spent_at.eq(now))
         .execute(conn)?
             == 1;
-        if won {
-            diesel::insert_into(refresh_tokens::table)
-                .values(next)
-                .execute(conn)?;
-            diesel::update(sessions::table.find(&next.session_id))
-                .set(sessions::last_refresh_at.eq(now))
-                .execute(conn)?;
-            // An app refreshing keeps its browser sign-in from going idle, as in Keycloak.
-            if let Some(browser) = browser_session_id {
-                diesel::update(browser_sessions::table.find(browser))
-                    .set(browser_sessions::last_seen_at.eq(now))
-                    .execute(conn)?;
-            }
+        if !won {
+            return why_not_rotated(conn, spent_hash, &next.session_id);
         }
-        Ok(won)
-    })?)
+        let live = diesel::update(
+            sessions::table
+                .find(&next.session_id)
+                .filter(sessions::revoked_at.is_null()),
+        )
+        .set(sessions::last_refresh_at.eq(now))
+        .execute(conn)?
+            == 1;
+        if !live {
+            // Undo the spend: an ended session's tokens stay as they were.
+            return Err(diesel::result::Error::RollbackTransaction);
+        }
+        diesel::insert_into(refresh_tokens::table)
+            .values(next)
+            .execute(conn)?;
+        // An app refreshing keeps its browser sign-in from going idle, as in Keycloak.
+        if let Some(browser) = browser_session_id {
+            diesel::update(browser_sessions::table.find(browser))
+                .set(browser_sessions::last_seen_at.eq(now))
+                .execute(conn)?;
+        }
+        Ok(Rotation::Rotated)
+    });
+    match outcome {
+        Err(diesel::result::Error::RollbackTransaction) => Ok(Rotation::Ended),
+        other => Ok(other?),
+    }
+}
+
+/// Why a token of `session_id` could not be spent, in the order the grant reports it.
+fn why_not_rotated(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    session_id: &str,
+) -> Result<Rotation, diesel::result::Error> {
+    let Some(token) = refresh_tokens::table
+        .find(token_hash)
+        .filter(refresh_tokens::session_id.eq(session_id))
+        .first::<RefreshTokenRow>(conn)
+        .optional()?
+    else {
+        return Ok(Rotation::Unknown);
+    };
+    let revoked = sessions::table
+        .find(session_id)
+        .select(sessions::revoked_at)
+        .first::<Option<i64>>(conn)
+        .optional()?;
+    Ok(match (revoked, token.spent_at) {
+        (None | Some(Some(_)), _) => Rotation::Ended,
+        (Some(None), Some(at)) => Rotation::Spent(at),
+        (Some(None), None) => Rotation::Expired,
+    })
 }
 
 /// Ends sessions: one by id, or every live one of a user. Returns the ids it ended.

@@ -2,6 +2,8 @@
 //! `idp_shared::realms`, cached briefly) that tokens depend on.
 
 use idp_shared::realms::lookup_realm;
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::State;
@@ -37,7 +39,7 @@ pub struct TenantInfo {
 }
 
 impl TenantInfo {
-    pub fn from_representation(name: &str, rep: &Value) -> TenantInfo {
+    pub fn from_representation(name: &str, rep: Arc<Value>) -> TenantInfo {
         TenantInfo {
             name: name.to_owned(),
             enabled: rep["enabled"].as_bool().unwrap_or(false),
@@ -59,7 +61,7 @@ impl TenantInfo {
             login_lifespan: lifespan(&rep["accessCodeLifespanLogin"], 1800),
             action_token_lifespan: lifespan(&rep["actionTokenGeneratedByUserLifespan"], 300),
             reset_password_allowed: rep["resetPasswordAllowed"].as_bool().unwrap_or(false),
-            representation: std::sync::Arc::new(rep.clone()),
+            representation: rep,
         }
     }
 }
@@ -88,7 +90,7 @@ pub async fn lookup(state: &State, name: &str) -> Result<Option<TenantInfo>, Err
     let ctx = &state.ctx;
     Ok(lookup_realm(&ctx.client, &*ctx.cache, name)
         .await?
-        .map(|rep| TenantInfo::from_representation(name, &rep)))
+        .map(|rep| TenantInfo::from_representation(name, rep)))
 }
 
 #[cfg(test)]

@@ -123,16 +123,19 @@ pub fn sign_refresh(state: &State, tenant: &TenantInfo, claims: Value) -> Result
     let Value::Object(map) = claims else {
         unreachable!("claims are built as a JSON object");
     };
-    let key = state
-        .secrets
-        .mac_key(&format!("refresh-token:{}", tenant.name));
-    let signer = josekit::jws::HS256
-        .signer_from_bytes(key)
-        .map_err(KeyError::from)?;
+    let signer = state.signer_cache.refresh_signer(&tenant.name, || {
+        let key = state
+            .secrets
+            .mac_key(&format!("refresh-token:{}", tenant.name));
+        let signer = josekit::jws::HS256
+            .signer_from_bytes(key)
+            .map_err(KeyError::from)?;
+        Ok(std::sync::Arc::new(signer) as std::sync::Arc<dyn josekit::jws::JwsSigner>)
+    })?;
     let payload = JwtPayload::from_map(map).map_err(KeyError::from)?;
     let mut header = JwsHeader::new();
     header.set_token_type("JWT");
-    Ok(jwt::encode_with_signer(&payload, &header, &signer).map_err(KeyError::from)?)
+    Ok(jwt::encode_with_signer(&payload, &header, &*signer).map_err(KeyError::from)?)
 }
 
 /// Claims as a map, for tests and introspection.

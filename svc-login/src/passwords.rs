@@ -30,7 +30,7 @@ pub async fn is_recent(
     user_id: &str,
     value: &str,
 ) -> Result<bool, Error> {
-    let policy = PasswordPolicy::from_realm(&realm(state, tenant).await?);
+    let policy = PasswordPolicy::from_realm(&*realm(state, tenant).await?);
     let (t, u, n) = (tenant.to_owned(), user_id.to_owned(), policy.history);
     let hashes = state
         .ctx
@@ -52,7 +52,7 @@ pub async fn is_recent(
 /// Whether the tenant's policy and the user's history allow this new password; the policy.
 /// Nothing is stored, so a caller can check before it spends anything (a reset action).
 pub async fn check_new(state: &State, new: &NewPassword) -> Result<PasswordPolicy, Error> {
-    let policy = PasswordPolicy::from_realm(&realm(state, &new.tenant).await?);
+    let policy = PasswordPolicy::from_realm(&*realm(state, &new.tenant).await?);
     policy
         .check(&new.value, new.username.as_deref(), new.email.as_deref())
         .map_err(Error::PolicyViolation)?;

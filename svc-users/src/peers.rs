@@ -16,7 +16,7 @@ fn upstream(service: ServiceKind, cause: impl std::fmt::Display) -> Error {
 }
 
 /// The tenant's realm representation, or 404.
-pub async fn realm(state: &State, tenant: &str) -> Result<Value, Error> {
+pub async fn realm(state: &State, tenant: &str) -> Result<std::sync::Arc<Value>, Error> {
     lookup_realm(&state.ctx.client, &*state.ctx.cache, tenant)
         .await?
         .ok_or_else(|| Error::RealmNotFound(tenant.to_owned()))

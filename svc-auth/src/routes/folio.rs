@@ -53,7 +53,10 @@ async fn okapi_tenant(
     Ok(tenant)
 }
 
-async fn folio_client(state: &State, tenant: &TenantInfo) -> Result<ClientInfo, Error> {
+async fn folio_client(
+    state: &State,
+    tenant: &TenantInfo,
+) -> Result<std::sync::Arc<ClientInfo>, Error> {
     clients::lookup(state, &tenant.name, FOLIO_CLIENT)
         .await?
         .filter(|c| c.client.enabled)

@@ -20,32 +20,15 @@ pub mod userinfo;
 use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    internal::configure(cfg);
-    keys::configure(cfg);
-    folio::configure(cfg);
-    authorize::configure(cfg);
-    login_actions::configure(cfg);
-    session_status::configure(cfg);
-    magic_link::configure(cfg);
+    // The OIDC endpoints first: actix tries routes in order (a regex each), and these carry
+    // nearly all of the traffic. No other route's pattern matches their paths.
     cfg.route(
-        "/realms/{realm}/.well-known/openid-configuration",
-        web::get().to(discovery::openid_configuration),
-    )
-    .route(
-        "/realms/{realm}/protocol/openid-connect/certs",
-        web::get().to(certs::jwks),
-    )
-    .route(
         "/realms/{realm}/protocol/openid-connect/token",
         web::post().to(token::token),
     )
     .route(
         "/realms/{realm}/protocol/openid-connect/token/introspect",
         web::post().to(introspect::introspect),
-    )
-    .route(
-        "/realms/{realm}/protocol/openid-connect/revoke",
-        web::post().to(revoke::revoke),
     )
     .route(
         "/realms/{realm}/protocol/openid-connect/userinfo",
@@ -56,6 +39,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::post().to(userinfo::post),
     )
     .route(
+        "/realms/{realm}/protocol/openid-connect/certs",
+        web::get().to(certs::jwks),
+    )
+    .route(
+        "/realms/{realm}/.well-known/openid-configuration",
+        web::get().to(discovery::openid_configuration),
+    )
+    .route(
+        "/realms/{realm}/protocol/openid-connect/revoke",
+        web::post().to(revoke::revoke),
+    )
+    .route(
         "/realms/{realm}/protocol/openid-connect/logout",
         web::get().to(logout::get),
     )
@@ -64,4 +59,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::post().to(logout::post),
     )
     .route("/realms/{realm}", web::get().to(realm_info::realm_info));
+    internal::configure(cfg);
+    keys::configure(cfg);
+    folio::configure(cfg);
+    authorize::configure(cfg);
+    login_actions::configure(cfg);
+    session_status::configure(cfg);
+    magic_link::configure(cfg);
 }

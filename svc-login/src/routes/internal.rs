@@ -176,7 +176,7 @@ async fn create_otp(
     if label.as_ref().is_some_and(|l| l.chars().count() > 255) {
         return Err(Error::Invalid("userLabel is longer than 255 characters".into()).into());
     }
-    let policy = OtpPolicy::from_realm(&realm(&state, &tenant).await?);
+    let policy = OtpPolicy::from_realm(&*realm(&state, &tenant).await?);
     if !policy.time_based {
         return Err(Error::Invalid(
             "the realm's OTP policy is HOTP; only TOTP is supported".into(),

@@ -58,7 +58,7 @@ async fn status(
     caller
         .require(&tenant, Permission::ViewUsers)
         .map_err(Error::from)?;
-    let policy = LockoutPolicy::from_realm(&realm(&state, &tenant).await?);
+    let policy = LockoutPolicy::from_realm(&*realm(&state, &tenant).await?);
     let id = user_id(&state, &tenant, &user_name).await?;
     if !policy.enabled {
         return Ok(ok(DISABLED, serde_json::Value::Null));
@@ -99,7 +99,7 @@ async fn unlock(
     caller
         .require(&tenant, Permission::ManageUsers)
         .map_err(Error::from)?;
-    let policy = LockoutPolicy::from_realm(&realm(&state, &tenant).await?);
+    let policy = LockoutPolicy::from_realm(&*realm(&state, &tenant).await?);
     let id = user_id(&state, &tenant, &user_name).await?;
     if !policy.enabled {
         return Ok(ok(DISABLED, serde_json::Value::Null));
@@ -124,7 +124,7 @@ async fn unlock_all(caller: Caller, state: web::Data<State>, path: web::Path<Str
     caller
         .require(&tenant, Permission::ManageUsers)
         .map_err(Error::from)?;
-    let policy = LockoutPolicy::from_realm(&realm(&state, &tenant).await?);
+    let policy = LockoutPolicy::from_realm(&*realm(&state, &tenant).await?);
     if !policy.enabled {
         return Ok(ok(DISABLED, serde_json::Value::Null));
     }
