@@ -112,6 +112,14 @@ pub fn scenarios(seeded: &Seeded, users: usize) -> Vec<Scenario> {
             },
         });
     }
+    if let Some((proxy, _)) = &seeded.proxy_gateway {
+        list.push(Scenario {
+            name: "get-user-via-gateway-proxy",
+            call: Call::GetUser {
+                base: proxy.clone(),
+            },
+        });
+    }
     if let Some(nginx) = &seeded.nginx {
         list.push(Scenario {
             name: "get-user-via-nginx",
@@ -307,8 +315,13 @@ pub async fn run(
         }
         workers.push(worker);
     }
+    // Through the gateway process, the CPU of both processes is the request's cost.
+    let proxy_pid = match (&scenario.call, &seeded.proxy_gateway) {
+        (Call::GetUser { base }, Some((proxy, pid))) if base == proxy => Some(*pid),
+        _ => None,
+    };
     Ok(drive(
-        &|| platform.cpu_seconds(),
+        &|| platform.cpu_seconds() + proxy_pid.map_or(0.0, crate::platform::cpu_seconds_of),
         scenario,
         workers,
         duration,

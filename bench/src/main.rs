@@ -85,6 +85,14 @@ async fn main() -> Result<(), String> {
         None => None,
     };
     seeded.nginx = nginx.as_ref().map(|n| n.url.clone());
+    let proxy = processes::proxy_gateway(
+        &args.idp,
+        &platform.services,
+        &platform.gateway,
+        &platform.service_token,
+    )
+    .await?;
+    seeded.proxy_gateway = Some((proxy.url.clone(), proxy.pid()));
     if nginx.is_none() {
         println!("nginx: not installed (apt-get install nginx), its comparison is skipped");
     }
@@ -118,6 +126,7 @@ async fn main() -> Result<(), String> {
     }
     let loaded_rss = platform.rss_mib();
     drop(nginx);
+    drop(proxy);
     if args.peer {
         let peer = peer::start().await?;
         let scenario = load::Scenario {

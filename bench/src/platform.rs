@@ -18,6 +18,8 @@ pub struct Platform {
     pub services: HashMap<String, String>,
     pub admin_username: String,
     pub admin_password: String,
+    /// The credential of the services' internal routes, shared with the proxying gateway.
+    pub service_token: String,
     pub ready_after: Duration,
     pub http: reqwest::Client,
 }
@@ -48,12 +50,14 @@ impl Platform {
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let log = std::fs::File::create(dir.join("idp.log")).map_err(|e| e.to_string())?;
         let admin_password = random(18);
+        let service_token = random(24);
         let mut command = Command::new(&args.idp);
         command
             .env("IDP_DATA_DIR", &dir)
             .env("IDP_HTTP__BIND", format!("127.0.0.1:{port}"))
             .env("IDP_BOOTSTRAP_ADMIN_USERNAME", "bench-admin")
             .env("IDP_BOOTSTRAP_ADMIN_PASSWORD", &admin_password)
+            .env("IDP_SECURITY__SERVICE_TOKEN", &service_token)
             .env("IDP_TELEMETRY__JSON_LOGS", "true")
             .env("IDP_TELEMETRY__LOG_LEVEL", "info")
             // Throughput is measured, not the limits that protect it.
@@ -85,6 +89,7 @@ impl Platform {
             services: HashMap::new(),
             admin_username: "bench-admin".into(),
             admin_password,
+            service_token,
             ready_after: Duration::ZERO,
             http,
         };

@@ -167,6 +167,80 @@ async fn wait_ready(
 }
 
 /// nginx proxying to `upstream` on a free port, when Debian's nginx is installed; its URL.
+/// The gateway binary as its own process in front of the all-in-one's services: the deployed
+/// topology (a gateway replica proxying over HTTP), for the proxy's own cost. The all-in-one
+/// itself calls its services in process.
+pub struct ProxyGateway {
+    child: Child,
+    pub url: String,
+}
+
+impl ProxyGateway {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for ProxyGateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `gateway` (beside `idp`) proxying to `services` (name -> base URL), trusting the
+/// platform's issuer `public_url` and presenting its service token.
+pub async fn proxy_gateway(
+    idp: &Path,
+    services: &std::collections::HashMap<String, String>,
+    public_url: &str,
+    service_token: &str,
+) -> Result<ProxyGateway, String> {
+    let binary = idp.parent().unwrap_or(Path::new(".")).join("gateway");
+    if !binary.exists() {
+        return Err(format!(
+            "{} not found: run `cargo build --release --workspace`",
+            binary.display()
+        ));
+    }
+    let port = free_port();
+    let mut command = Command::new(&binary);
+    command
+        .env("IDP_HTTP__BIND", format!("127.0.0.1:{port}"))
+        .env("IDP_HTTP__PUBLIC_URL", public_url)
+        .env("IDP_SECURITY__SERVICE_TOKEN", service_token)
+        .env("IDP_GATEWAY__RATE_LIMITS__ENABLED", "false")
+        .env("IDP_TELEMETRY__LOG_LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (name, var) in PARTS.iter().filter(|(_, var)| !var.is_empty()) {
+        let url = services
+            .get(*name)
+            .ok_or_else(|| format!("the platform's log names no address of {name}"))?;
+        command.env(format!("IDP_SERVICES__{var}"), url);
+    }
+    let child = command
+        .spawn()
+        .map_err(|e| format!("cannot start the gateway: {e}"))?;
+    let gateway = ProxyGateway {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let http = reqwest::Client::new();
+    for _ in 0..500 {
+        if let Ok(reply) = http
+            .get(format!("{}/health/ready", gateway.url))
+            .send()
+            .await
+            && reply.status().is_success()
+        {
+            return Ok(gateway);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Err("the proxying gateway was not ready after 5 s".into())
+}
+
 pub struct Nginx {
     child: Child,
     dir: PathBuf,

@@ -19,6 +19,8 @@ pub struct Seeded {
     pub users_service: Option<String>,
     /// nginx proxying to svc-users, when installed.
     pub nginx: Option<String>,
+    /// The gateway as its own process proxying to the platform's services, and its pid.
+    pub proxy_gateway: Option<(String, u32)>,
     pub http: reqwest::Client,
 }
 
@@ -140,6 +142,7 @@ pub async fn seed(platform: &Platform) -> Result<Seeded, String> {
         user_id,
         users_service: platform.services.get("svc-users").cloned(),
         nginx: None,
+        proxy_gateway: None,
         http,
     })
 }
