@@ -315,9 +315,15 @@ async fn tokens_are_inspected_revoked_and_ended() {
             ],
         )
         .await;
+        // This process issued that token, so the refresh goes straight to the rotation: the
+        // ended session must be caught there.
         assert_eq!(
-            (status, body["error"].as_str()),
-            (400, Some("invalid_grant"))
+            (
+                status,
+                body["error"].as_str(),
+                body["error_description"].as_str()
+            ),
+            (400, Some("invalid_grant"), Some("Session not active"))
         );
         let (status, _) = form_post(
             &client,
