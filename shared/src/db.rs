@@ -6,8 +6,8 @@
 //! are embedded per backend and run at start under a Postgres advisory lock, so replicas that
 //! start together do not race.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use diesel::backend::Backend as DieselBackend;
@@ -125,8 +125,72 @@ pub struct Db {
     pool: DbPool,
     target: DatabaseTarget,
     migrated: Arc<AtomicBool>,
-    /// SQLite's one writer, taken by [`Db::write`] in this process.
-    writer: Arc<std::sync::Mutex<()>>,
+    /// SQLite's one writer in this process, started by the first [`Db::write`].
+    writer: Arc<OnceLock<SqliteWriter>>,
+}
+
+/// A write waiting for the SQLite writer: it runs in the batch's transaction and returns what
+/// delivers its result once the batch's commit is known.
+type WriteJob = Box<dyn FnOnce(&mut DbConnection) -> WriteDelivery + Send>;
+type WriteDelivery = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// Writes at most this many jobs per transaction, so one batch cannot hold the lock for long.
+const MAX_WRITE_BATCH: usize = 64;
+
+/// The thread that runs every [`Db::write`] of one SQLite database in this process. It ends
+/// when the last clone of its `Db` is dropped.
+struct SqliteWriter {
+    jobs: std::sync::mpsc::Sender<WriteJob>,
+}
+
+impl SqliteWriter {
+    fn start(pool: DbPool) -> SqliteWriter {
+        let (jobs, queue) = std::sync::mpsc::channel::<WriteJob>();
+        let spawned = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                while let Ok(first) = queue.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_WRITE_BATCH {
+                        match queue.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    write_batch(&pool, batch);
+                }
+            });
+        if let Err(e) = spawned {
+            // Every write then fails with "stopped" (the receiver is gone): said once here.
+            tracing::error!(error = %e, "cannot start the SQLite writer thread");
+        }
+        SqliteWriter { jobs }
+    }
+}
+
+fn write_batch(pool: &DbPool, batch: Vec<WriteJob>) {
+    let mut conn = match pool.get() {
+        Ok(conn) => conn,
+        Err(e) => {
+            // Dropping the jobs answers each caller that the write did not happen.
+            tracing::warn!(error = %e, writes = batch.len(), "no connection for SQLite writes");
+            return;
+        }
+    };
+    let mut deliveries = Vec::with_capacity(batch.len());
+    let committed = conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        for job in batch {
+            deliveries.push(job(conn));
+        }
+        Ok(())
+    });
+    let commit = committed.map_err(|e| e.to_string());
+    if let Err(e) = &commit {
+        tracing::warn!(error = %e, writes = deliveries.len(), "SQLite batch did not commit");
+    }
+    for deliver in deliveries {
+        deliver(commit.clone());
+    }
 }
 
 impl std::fmt::Debug for Db {
@@ -183,7 +247,7 @@ impl Db {
             pool,
             target,
             migrated: Arc::new(AtomicBool::new(false)),
-            writer: Arc::default(),
+            writer: Arc::new(OnceLock::new()),
         })
     }
 
@@ -205,24 +269,17 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
     {
-        self.on_blocking_pool(None, work).await
+        self.on_blocking_pool(work).await
     }
 
-    /// `work` on the blocking pool, after waiting for `turn` (when given) there.
-    async fn on_blocking_pool<T, F>(
-        &self,
-        turn: Option<Arc<std::sync::Mutex<()>>>,
-        work: F,
-    ) -> Result<T, DbError>
+    /// `work` on the blocking pool.
+    async fn on_blocking_pool<T, F>(&self, work: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
-            let _turn = turn
-                .as_ref()
-                .map(|t| t.lock().unwrap_or_else(|p| p.into_inner()));
             let mut conn = pool
                 .get()
                 .map_err(|e| DbError::Unavailable(e.to_string()))?;
@@ -232,21 +289,40 @@ impl Db {
         .map_err(|e| DbError::Unavailable(format!("blocking task failed: {e}")))?
     }
 
-    /// Like [`Db::run`], for a unit of work that writes on a hot path. SQLite has one writer at
-    /// a time and makes the others sleep in its busy handler (1, 2, 5, 10 ms ...): under load
-    /// that sleep was the p99 of every write. Here a writer waits on a mutex instead, woken the
-    /// moment the one before it commits, and takes a connection only once it is its turn.
-    /// PostgreSQL needs no turn.
+    /// Like [`Db::run`], for a unit of work that writes on a hot path; it runs in a
+    /// transaction of its own (changes nothing when it fails). PostgreSQL takes it like any
+    /// other. SQLite has one writer at a time and let the others sleep in its busy handler
+    /// (1, 2, 5, 10 ms ...), and each commit appended its pages to the WAL on its own: here
+    /// one thread writes, and every write waiting when it is free commits with the others in
+    /// one transaction, each in its own savepoint (group commit). A write returns once its
+    /// batch has committed.
     pub async fn write<T, F>(&self, work: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
     {
-        let turn = match self.backend() {
-            Backend::Sqlite => Some(self.writer.clone()),
-            Backend::Postgres => None,
-        };
-        self.on_blocking_pool(turn, work).await
+        if self.backend() == Backend::Postgres {
+            return self.run(|conn| conn.transaction(work)).await;
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: WriteJob = Box::new(move |conn| {
+            let result = conn.transaction(work);
+            Box::new(move |commit: Result<(), String>| {
+                let outcome = match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(DbError::Unavailable(format!("commit failed: {e}"))),
+                };
+                let _ = reply.send(outcome);
+            })
+        });
+        self.writer
+            .get_or_init(|| SqliteWriter::start(self.pool.clone()))
+            .jobs
+            .send(job)
+            .map_err(|_| DbError::Unavailable("the SQLite writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| DbError::Unavailable("the SQLite writer dropped a write".into()))?
     }
 
     /// `SELECT 1` through the pool: what readiness asks.

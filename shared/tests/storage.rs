@@ -195,3 +195,59 @@ async fn an_unreachable_postgres_is_reported_not_panicked() {
     let err = db.ping().await.unwrap_err().to_string();
     assert!(!err.contains("nobody@"), "{err}");
 }
+
+/// Hot-path writes arrive together (on SQLite they commit in batches): each is all or nothing
+/// on its own, a failing one leaves the others alone, and every caller gets its own answer.
+#[tokio::test]
+async fn parallel_writes_each_commit_or_change_nothing() {
+    for backend in backends() {
+        let t = target(&backend);
+        let db = Db::with_target(t.target.clone(), &settings(4, 5_000)).unwrap();
+        let name = backend.name();
+        db.migrate(&MIGRATIONS).await.unwrap();
+        let writes = (0..60).map(|i| {
+            let db = db.clone();
+            async move {
+                db.write(move |conn| {
+                    let id = format!("w{i}");
+                    diesel::insert_into(items::table)
+                        .values((
+                            items::id.eq(&id),
+                            items::tenant.eq("batch"),
+                            items::created_at.eq(i64::from(i)),
+                        ))
+                        .execute(conn)?;
+                    // Every fifth write fails after it inserted: its row must not stay.
+                    if i % 5 == 0 {
+                        diesel::insert_into(items::table)
+                            .values((
+                                items::id.eq(&id),
+                                items::tenant.eq("twice"),
+                                items::created_at.eq(0_i64),
+                            ))
+                            .execute(conn)?;
+                    }
+                    Ok(i)
+                })
+                .await
+            }
+        });
+        let answers = futures_util::future::join_all(writes).await;
+        for (i, answer) in (0..60).zip(&answers) {
+            match answer {
+                Ok(n) => assert_eq!((i % 5 != 0, *n), (true, i), "{name}: write {i}"),
+                Err(e) => assert!(
+                    i % 5 == 0 && e.is_unique_violation(),
+                    "{name}: write {i}: {e}"
+                ),
+            }
+        }
+        let mut stored = db
+            .run(|conn| Ok(items::table.select(items::created_at).load::<i64>(conn)?))
+            .await
+            .unwrap();
+        stored.sort_unstable();
+        let expected: Vec<i64> = (0..60).filter(|i| i % 5 != 0).collect();
+        assert_eq!(stored, expected, "{name}");
+    }
+}
