@@ -112,7 +112,7 @@ pub fn scenarios(seeded: &Seeded, users: usize) -> Vec<Scenario> {
             },
         });
     }
-    if let Some((proxy, _)) = &seeded.proxy_gateway {
+    if let Some(proxy) = &seeded.proxy_gateway {
         list.push(Scenario {
             name: "get-user-via-gateway-proxy",
             call: Call::GetUser {
@@ -315,13 +315,17 @@ pub async fn run(
         }
         workers.push(worker);
     }
-    // Through the gateway process, the CPU of both processes is the request's cost.
-    let proxy_pid = match (&scenario.call, &seeded.proxy_gateway) {
-        (Call::GetUser { base }, Some((proxy, pid))) if base == proxy => Some(*pid),
+    // Through a process in front of the platform, its CPU is part of the request's cost.
+    let front = match &scenario.call {
+        Call::GetUser { base } => seeded
+            .fronts
+            .iter()
+            .find(|(url, _)| url == base)
+            .map(|(_, pid)| *pid),
         _ => None,
     };
     Ok(drive(
-        &|| platform.cpu_seconds() + proxy_pid.map_or(0.0, crate::platform::cpu_seconds_of),
+        &|| platform.cpu_seconds() + front.map_or(0.0, crate::platform::cpu_seconds_of_tree),
         scenario,
         workers,
         duration,

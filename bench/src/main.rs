@@ -85,6 +85,9 @@ async fn main() -> Result<(), String> {
         None => None,
     };
     seeded.nginx = nginx.as_ref().map(|n| n.url.clone());
+    if let Some(n) = &nginx {
+        seeded.fronts.push((n.url.clone(), n.pid()));
+    }
     let proxy = processes::proxy_gateway(
         &args.idp,
         &platform.services,
@@ -92,7 +95,8 @@ async fn main() -> Result<(), String> {
         &platform.service_token,
     )
     .await?;
-    seeded.proxy_gateway = Some((proxy.url.clone(), proxy.pid()));
+    seeded.proxy_gateway = Some(proxy.url.clone());
+    seeded.fronts.push((proxy.url.clone(), proxy.pid()));
     if nginx.is_none() {
         println!("nginx: not installed (apt-get install nginx), its comparison is skipped");
     }

@@ -165,6 +165,18 @@ impl Drop for Platform {
     }
 }
 
+/// CPU seconds of `pid` and its children (nginx's workers), from /proc.
+pub fn cpu_seconds_of_tree(pid: u32) -> f64 {
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    cpu_seconds_of(pid)
+        + children
+            .split_whitespace()
+            .filter_map(|c| c.parse::<u32>().ok())
+            .map(cpu_seconds_of)
+            .sum::<f64>()
+}
+
 /// CPU seconds (user + system) process `pid` has used so far, from /proc.
 pub fn cpu_seconds_of(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();

@@ -247,6 +247,13 @@ pub struct Nginx {
     pub url: String,
 }
 
+impl Nginx {
+    /// The master process; its workers are its children.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Nginx {
     fn drop(&mut self) {
         let _ = self.child.kill();

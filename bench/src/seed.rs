@@ -19,8 +19,11 @@ pub struct Seeded {
     pub users_service: Option<String>,
     /// nginx proxying to svc-users, when installed.
     pub nginx: Option<String>,
-    /// The gateway as its own process proxying to the platform's services, and its pid.
-    pub proxy_gateway: Option<(String, u32)>,
+    /// The gateway as its own process proxying to the platform's services.
+    pub proxy_gateway: Option<String>,
+    /// Processes in front of the platform (base URL, pid): a request through one costs its
+    /// CPU (and its children's: nginx's workers) as well as the platform's.
+    pub fronts: Vec<(String, u32)>,
     pub http: reqwest::Client,
 }
 
@@ -143,6 +146,7 @@ pub async fn seed(platform: &Platform) -> Result<Seeded, String> {
         users_service: platform.services.get("svc-users").cloned(),
         nginx: None,
         proxy_gateway: None,
+        fronts: Vec::new(),
         http,
     })
 }
