@@ -102,7 +102,13 @@ async fn main() -> Result<(), String> {
     }
     if args.users > 0 {
         let started = std::time::Instant::now();
-        seed::seed_users(&seeded, args.users, args.concurrency).await?;
+        seed::seed_users(
+            &seeded,
+            args.users,
+            args.concurrency,
+            args.database_url.as_deref(),
+        )
+        .await?;
         println!(
             "seeded {} users in {:.1} s",
             args.users,
@@ -152,6 +158,9 @@ async fn main() -> Result<(), String> {
         results.push(result);
     }
     platform.stop();
+    if let Some(url) = &args.database_url {
+        platform.drop_schemas(url);
+    }
 
     report::print_summary(&results, &references, cores, idle_rss, loaded_rss);
     if args.parts {

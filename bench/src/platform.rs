@@ -18,6 +18,8 @@ pub struct Platform {
     pub services: HashMap<String, String>,
     pub admin_username: String,
     pub admin_password: String,
+    /// Prefix of this run's PostgreSQL schemas (`bench<port>_`), dropped by [`Platform::drop_schemas`].
+    pub schema_prefix: Option<String>,
     /// The credential of the services' internal routes, shared with the proxying gateway.
     pub service_token: String,
     pub ready_after: Duration,
@@ -89,6 +91,7 @@ impl Platform {
             services: HashMap::new(),
             admin_username: "bench-admin".into(),
             admin_password,
+            schema_prefix: args.database_url.as_ref().map(|_| format!("bench{port}_")),
             service_token,
             ready_after: Duration::ZERO,
             http,
@@ -140,6 +143,28 @@ impl Platform {
             .find_map(|l| l.strip_prefix("VmRSS:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
             .map_or(0.0, |kb| kb / 1024.0)
+    }
+
+    /// Drops this run's PostgreSQL schemas (with `psql`), once the platform has stopped.
+    pub fn drop_schemas(&self, database_url: &str) {
+        let Some(prefix) = &self.schema_prefix else {
+            return;
+        };
+        let sql = format!(
+            "DO $$ DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace \
+             WHERE starts_with(nspname, '{prefix}') LOOP \
+             EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP; END $$;"
+        );
+        let dropped = Command::new("psql")
+            .env("PGOPTIONS", "--client-min-messages=warning")
+            .arg(database_url)
+            .args(["-qc", &sql])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !dropped {
+            println!("note: could not drop the schemas {prefix}* (psql); drop them by hand");
+        }
     }
 
     pub fn stop(&mut self) {
