@@ -244,20 +244,22 @@ pub async fn start_with_context<S: IdpService>(
             db.migrate_with_retry(S::MIGRATIONS, S::KIND).await;
             // Bootstraps that need a peer (svc-users needs svc-tenants and svc-login) fail
             // until it is up, which takes tens of milliseconds when all start together: retry
-            // soon at first, and only complain once it takes longer than a start should.
-            let mut delay = std::time::Duration::from_millis(20);
+            // every 10 ms for the first second (a failed try is a refused connection or a
+            // 503), so readiness follows the peers closely, then back off, and only complain
+            // once it takes longer than a start should.
+            let began = std::time::Instant::now();
+            let mut backoff = std::time::Duration::from_millis(200);
             loop {
                 match state.bootstrap().await {
                     Ok(()) => break,
-                    Err(e) if delay < std::time::Duration::from_secs(1) => {
+                    Err(e) if began.elapsed() < std::time::Duration::from_secs(1) => {
                         tracing::debug!(service = %S::KIND, error = %e, "bootstrap not done yet; retrying");
-                        tokio::time::sleep(delay).await;
-                        delay *= 2;
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     }
                     Err(e) => {
                         tracing::warn!(service = %S::KIND, error = %e, "bootstrap failed; retrying");
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(std::time::Duration::from_secs(10));
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(std::time::Duration::from_secs(10));
                     }
                 }
             }
