@@ -72,8 +72,8 @@ pub async fn app_for(req: &HttpRequest, service: ServiceKind) -> Option<Rc<Local
     req.app_data::<LocalApps>()?.app(service).await
 }
 
-/// Calls the service's app on this worker; `None` when the request cannot be expressed (an
-/// unparsable path), which the caller answers like any malformed request.
+/// Calls the service's app on this worker and returns its reply; a path that is no valid URI
+/// fails as `Malformed` (400) and no reply within `timeout` as `Timeout` (504).
 pub async fn send(
     req: &HttpRequest,
     payload: web::Payload,

@@ -157,7 +157,15 @@ impl SqliteWriter {
                             Err(_) => break,
                         }
                     }
-                    write_batch(&pool, batch);
+                    // A write that panics must not stop every later one: its batch is lost
+                    // (each caller is told), its connection, left inside a transaction, counts
+                    // as broken and leaves the pool, and the thread takes the next batch.
+                    let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        write_batch(&pool, batch)
+                    }));
+                    if written.is_err() {
+                        tracing::error!("a SQLite write panicked; its batch was not committed");
+                    }
                 }
             });
         if let Err(e) = spawned {

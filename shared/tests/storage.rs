@@ -251,3 +251,50 @@ async fn parallel_writes_each_commit_or_change_nothing() {
         assert_eq!(stored, expected, "{name}");
     }
 }
+
+/// A write that panics is refused to its caller, and writes after it still commit.
+#[tokio::test]
+async fn a_panicking_write_does_not_stop_later_writes() {
+    for backend in backends() {
+        let t = target(&backend);
+        let db = Db::with_target(t.target.clone(), &settings(4, 5_000)).unwrap();
+        let name = backend.name();
+        db.migrate(&MIGRATIONS).await.unwrap();
+        let failed = db
+            .write(|conn| {
+                diesel::insert_into(items::table)
+                    .values((
+                        items::id.eq("lost"),
+                        items::tenant.eq("panic"),
+                        items::created_at.eq(0_i64),
+                    ))
+                    .execute(conn)?;
+                panic!("a bug in a write");
+                #[allow(unreachable_code)]
+                Ok(())
+            })
+            .await;
+        assert!(
+            matches!(failed, Err(DbError::Unavailable(_))),
+            "{name}: {failed:?}"
+        );
+        let after = db
+            .write(|conn| {
+                diesel::insert_into(items::table)
+                    .values((
+                        items::id.eq("kept"),
+                        items::tenant.eq("after"),
+                        items::created_at.eq(1_i64),
+                    ))
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await;
+        assert!(after.is_ok(), "{name}: {after:?}");
+        let ids = db
+            .run(|conn| Ok(items::table.select(items::id).load::<String>(conn)?))
+            .await
+            .unwrap();
+        assert_eq!(ids, vec!["kept".to_owned()], "{name}");
+    }
+}
